@@ -1,0 +1,67 @@
+"""Proof obligations: an identity or a sign condition that sympy must decide.
+
+An obligation is *proved* only when sympy says so (``.equals(0) is True`` after
+simplification, or an inequality that simplifies to ``True`` under the symbols'
+assumptions).  ``None`` from sympy means *undecided*, which is not a proof.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import sympy as sp
+
+Relation = Literal["== 0", "> 0", ">= 0", "!= 0"]
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """``expr <relation>`` must hold; ``proved`` is sympy's verdict (None = undecided)."""
+
+    name: str
+    expr: sp.Expr
+    relation: Relation
+    proved: bool | None
+
+    @property
+    def ok(self) -> bool:
+        return self.proved is True
+
+    def describe(self) -> str:
+        verdict = {True: "proved", False: "refuted", None: "undecided"}[self.proved]
+        return f"{self.name}: {sp.sstr(self.expr)} {self.relation}  [{verdict}]"
+
+
+def _decide_zero(expr: sp.Expr) -> bool | None:
+    simplified = sp.simplify(sp.nsimplify(expr) if expr.is_Float else expr)
+    if simplified == 0:
+        return True
+    verdict = simplified.equals(0)
+    return verdict
+
+
+def zero(name: str, expr) -> Obligation:
+    """Obligation ``expr == 0`` (an identity)."""
+    expr = sp.sympify(expr)
+    return Obligation(name, expr, "== 0", _decide_zero(expr))
+
+
+def nonzero(name: str, expr) -> Obligation:
+    expr = sp.sympify(expr)
+    verdict = _decide_zero(expr)
+    return Obligation(name, expr, "!= 0", None if verdict is None else not verdict)
+
+
+def positive(name: str, expr) -> Obligation:
+    """Obligation ``expr > 0`` decided from the symbols' assumptions."""
+    expr = sp.simplify(sp.sympify(expr))
+    return Obligation(name, expr, "> 0", expr.is_positive)
+
+
+def nonnegative(name: str, expr) -> Obligation:
+    expr = sp.simplify(sp.sympify(expr))
+    return Obligation(name, expr, ">= 0", expr.is_nonnegative)
+
+
+def all_proved(obligations: list[Obligation]) -> bool:
+    return bool(obligations) and all(o.ok for o in obligations)
