@@ -1,0 +1,208 @@
+"""The claim: a published statement and the three independent ways we check it.
+
+A :class:`Claim` subclass declares, as plain data, its id, source, parameters,
+tolerances and negative controls, and implements four methods:
+
+``formulas(p)``
+    the closed forms (sympy expressions, exact) at the parameters ``p``;
+``prove(p, formulas)``
+    sympy proof obligations *for the formulas it is given*, so that a perturbed
+    formula can be fed to the same proof and must be refuted;
+``numeric(p, ctx)``
+    an independent optimum or construction (numpy/scipy/cvxpy), returning an
+    :class:`Observation` — never an evaluation of the closed form;
+``simulate(p, ctx)``
+    torch gradient descent/flow from a random start, device-agnostic, with its
+    steps, final gradient norm and whether it converged.
+
+The harness (:mod:`collapsekit.runner`) evaluates the formulas, runs the checks,
+compares observations with predictions under the stated tolerances, and runs
+every negative control through the same comparisons.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+import sympy as sp
+
+CHECK_KINDS = ("symbolic", "numeric", "simulation", "negative_control")
+
+
+class ParameterError(ValueError):
+    """Bad claim parameter; the message names the parameter."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"parameter {name}: {message}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Source:
+    authors: str
+    title: str
+    year: int
+    where: str                 # theorem / equation / section
+    arxiv: str | None = None
+    note: str = ""
+
+    def cite(self) -> str:
+        arxiv = f", arXiv:{self.arxiv}" if self.arxiv else ""
+        return f"{self.authors} ({self.year}), {self.title}{arxiv}, {self.where}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A typed claim parameter.  ``default`` may depend on earlier parameters."""
+
+    name: str
+    kind: type                  # int or float
+    default: Any                # value, or callable(dict of earlier params) -> value
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def coerce(self, value: Any) -> int | float:
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = int(text) if self.kind is int else float(text)
+            except ValueError:
+                raise ParameterError(self.name, f"{value!r} is not a valid {self.kind.__name__}") from None
+        if isinstance(value, bool):
+            raise ParameterError(self.name, f"{value!r} is not a valid {self.kind.__name__}")
+        if self.kind is int:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ParameterError(self.name, f"{value!r} is not an integer")
+                value = int(value)
+            if not isinstance(value, (int, np.integer)):
+                raise ParameterError(self.name, f"{value!r} is not an integer")
+            value = int(value)
+        else:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(self.name, f"{value!r} is not a number") from None
+            if not math.isfinite(value):
+                raise ParameterError(self.name, f"{value!r} is not finite")
+        if self.minimum is not None and value < self.minimum:
+            raise ParameterError(self.name, f"{value} is below the minimum {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ParameterError(self.name, f"{value} is above the maximum {self.maximum:g}")
+        return value
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A stated tolerance and the reason for its size."""
+
+    value: float
+    why: str
+
+
+@dataclass
+class Observation:
+    """What a numeric or simulation check measured.
+
+    ``values`` maps a predicted quantity's name to a number or an array of
+    numbers that should all equal the prediction (e.g. every pairwise cosine).
+    ``converged`` False (an optimizer out of steps, a solver with an inaccurate
+    status, a certificate with a gap) makes the check fail whatever the values.
+    """
+
+    values: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    converged: bool = True
+    message: str = ""
+    skip: str | None = None     # a reason: nothing to compare (e.g. no closed form here)
+
+
+@dataclass(frozen=True)
+class NegativeControl:
+    """A named perturbation of some formulas (wrong constant, wrong exponent...)."""
+
+    name: str
+    perturb: Callable[[Mapping[str, Any], dict[str, sp.Expr]], dict[str, sp.Expr]]
+
+
+@dataclass
+class Context:
+    """What a check may depend on besides the parameters."""
+
+    claim_id: str
+    seed: int = 0
+    device: str = "auto"
+    profile: str = "quick"
+
+    def seed_for(self, check: str) -> int:
+        """A seed derived from the root seed, the claim id and the check name."""
+        digest = hashlib.sha256(f"{self.seed}:{self.claim_id}:{check}".encode()).digest()
+        return int.from_bytes(digest[:4], "little")
+
+    def rng(self, check: str) -> np.random.Generator:
+        return np.random.default_rng(self.seed_for(check))
+
+
+class Claim:
+    """Base class of every claim.  Subclasses fill in the class attributes."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    statement: ClassVar[str]                 # LaTeX
+    source: ClassVar[Source]
+    params: ClassVar[tuple[Param, ...]] = ()
+    hypotheses: ClassVar[tuple[str, ...]] = ()
+    tolerances: ClassVar[dict[str, Tolerance]] = {}
+    negative_controls: ClassVar[tuple[NegativeControl, ...]] = ()
+    #: quantities predicted to be exactly 0 are compared by absolute error against this scale
+    zero_scale: ClassVar[float] = 1.0
+
+    # ---------------------------------------------------------------- parameters
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults, then overrides, coerced and validated; unknown names are errors."""
+        overrides = dict(overrides or {})
+        known = {p.name for p in self.params}
+        for name in overrides:
+            if name not in known:
+                raise ParameterError(name, f"unknown for claim {self.id} (it takes {', '.join(sorted(known)) or 'none'})")
+        values: dict[str, Any] = {}
+        for p in self.params:
+            raw = overrides[p.name] if p.name in overrides else (p.default(values) if callable(p.default) else p.default)
+            values[p.name] = p.coerce(raw)
+        self.validate(values)
+        return values
+
+    def validate(self, p: dict[str, Any]) -> None:
+        """Cross-parameter conditions; raise ParameterError naming the parameter."""
+
+    # ---------------------------------------------------------------- the claim
+    def formulas(self, p: Mapping[str, Any]) -> dict[str, sp.Expr] | None:
+        raise NotImplementedError
+
+    def prove(self, p: Mapping[str, Any], formulas: dict[str, sp.Expr]) -> list:
+        raise NotImplementedError
+
+    def numeric(self, p: Mapping[str, Any], ctx: Context) -> Observation:
+        raise NotImplementedError
+
+    def simulate(self, p: Mapping[str, Any], ctx: Context) -> Observation:
+        raise NotImplementedError
+
+    def symbolic_params(self, p: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Parameters with symbols where sympy can prove the claim in general, else None.
+
+        When given, the symbolic check also proves ``formulas(ps)`` (and every
+        negative control applied to it) for these symbolic parameters.
+        """
+        return None
+
+    def predict(self, p: Mapping[str, Any]) -> dict[str, float] | None:
+        f = self.formulas(p)
+        return None if f is None else {k: float(sp.N(v, 30)) for k, v in f.items()}
+
+    def __repr__(self) -> str:
+        return f"<Claim {self.id}>"

@@ -1,0 +1,258 @@
+"""Run a claim's checks, compare with its predictions, and run its negative controls."""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+
+from collapsekit.claim import Claim, Context, Observation, ParameterError
+
+
+@dataclass
+class CheckResult:
+    status: str                        # "pass" | "fail" | "skip"
+    max_rel_err: float | None = None
+    tolerance: float | None = None
+    message: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "max_rel_err": _num(self.max_rel_err), "tolerance": self.tolerance,
+                "message": self.message, "seconds": round(self.seconds, 4), **_jsonable(self.detail)}
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    params: dict[str, Any]
+    predicted: dict[str, float] | None
+    observed: dict[str, float]
+    checks: dict[str, CheckResult]
+    seconds: float
+
+    @property
+    def status(self) -> str:
+        states = [c.status for c in self.checks.values()]
+        if "fail" in states:
+            return "fail"
+        return "pass" if all(s == "pass" for s in states) else "partial"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "fail"
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.claim
+        return {"id": c.id, "title": c.title, "source": c.source.cite(), "arxiv": c.source.arxiv,
+                "params": self.params, "predicted": _jsonable(self.predicted or {}),
+                "observed": _jsonable(self.observed), "status": self.status,
+                "checks": {k: v.to_json() for k, v in self.checks.items()}, "seconds": round(self.seconds, 3)}
+
+
+def _num(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else str(x)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return _num(obj)
+    if isinstance(obj, sp.Basic):
+        return sp.sstr(obj)
+    return obj
+
+
+def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_scale: float):
+    """Per quantity, the worst relative error over its observed entries.
+
+    Relative to |prediction|, or absolute (over ``zero_scale``) where the
+    prediction is exactly 0.  Returns (max error, errors, worst observed value).
+    """
+    errors, worst = {}, {}
+    for name, value in observed.items():
+        if name not in predicted:
+            continue
+        arr = np.asarray(value, dtype=np.float64).ravel()
+        if arr.size == 0:
+            continue
+        pred = predicted[name]
+        denom = abs(pred) if pred != 0 else zero_scale
+        errs = np.where(np.isfinite(arr), np.abs(arr - pred) / denom, np.inf)
+        i = int(np.argmax(errs))
+        errors[name], worst[name] = float(errs[i]), float(arr[i])
+    if not errors:
+        return np.inf, {}, {}
+    return max(errors.values()), errors, worst
+
+
+def _run(fn, *args):
+    t0 = time.perf_counter()
+    try:
+        return fn(*args), None, time.perf_counter() - t0
+    except ParameterError:
+        raise
+    except NotImplementedError:
+        return None, "not implemented", time.perf_counter() - t0
+    except Exception as exc:  # a crashing check is a failing check, with its reason
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return None, f"error: {tb}", time.perf_counter() - t0
+
+
+def _obligations_json(obligations) -> list[dict[str, Any]]:
+    return [{"name": o.name, "relation": o.relation, "expr": sp.sstr(o.expr), "proved": o.proved}
+            for o in obligations]
+
+
+def prove_all(claim: Claim, p, formulas, perturb=None) -> list:
+    """Obligations at the concrete parameters, plus at symbolic ones where the claim has them."""
+    if perturb is not None:
+        formulas = perturb(p, dict(formulas))
+    obligations = list(claim.prove(p, formulas))
+    ps = claim.symbolic_params(p)
+    if ps is not None:
+        fs = claim.formulas(ps)
+        if perturb is not None:
+            fs = perturb(ps, dict(fs))
+        general = claim.prove(ps, fs)
+        names = ", ".join(f"{k}={v}" for k, v in ps.items() if v is not None and not isinstance(v, (int, float)))
+        obligations += [type(o)(f"{o.name} [general: {names}]", o.expr, o.relation, o.proved) for o in general]
+    return obligations
+
+
+def _symbolic(claim: Claim, p, formulas) -> CheckResult:
+    obligations, err, dt = _run(prove_all, claim, p, formulas)
+    if err == "not implemented":
+        return CheckResult("skip", message="no symbolic check", seconds=dt)
+    if err:
+        return CheckResult("fail", message=err, seconds=dt)
+    proved = sum(o.proved is True for o in obligations)
+    failed = [o.describe() for o in obligations if o.proved is not True]
+    ok = bool(obligations) and not failed
+    return CheckResult("pass" if ok else "fail", max_rel_err=0.0 if ok else None, tolerance=0.0,
+                       message=f"{proved}/{len(obligations)} obligations proved" + (f"; not proved: {failed}" if failed else ""),
+                       detail={"obligations": _obligations_json(obligations)}, seconds=dt)
+
+
+def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str | None, dt: float,
+                    predicted: dict[str, float] | None) -> CheckResult:
+    tol = claim.tolerances.get(kind)
+    tol_value = tol.value if tol else None
+    if err == "not implemented":
+        return CheckResult("skip", tolerance=tol_value, message=f"no {kind} check", seconds=dt)
+    if err:
+        return CheckResult("fail", tolerance=tol_value, message=err, seconds=dt)
+    detail = {"info": obs.info, "tolerance_why": tol.why if tol else None,
+              "observed": {k: (np.asarray(v).tolist() if np.ndim(v) == 0 else f"{np.size(v)} values")
+                           for k, v in obs.values.items()}}
+    if obs.skip or predicted is None:
+        return CheckResult("skip", tolerance=tol_value, message=obs.skip or "no closed form to compare with",
+                           detail=detail, seconds=dt)
+    if tol is None:
+        return CheckResult("fail", message=f"claim states no {kind} tolerance", detail=detail, seconds=dt)
+    max_err, errors, worst = compare(obs.values, predicted, claim.zero_scale)
+    detail.update(errors=errors, worst=worst)
+    if not errors:
+        return CheckResult("fail", tolerance=tol_value, message="nothing observed matches a prediction",
+                           detail=detail, seconds=dt)
+    if not obs.converged:
+        return CheckResult("fail", max_rel_err=max_err, tolerance=tol_value,
+                           message=f"did not converge: {obs.message}", detail=detail, seconds=dt)
+    ok = max_err <= tol_value
+    worst_name = max(errors, key=errors.get)
+    msg = f"max rel err {max_err:.2e} ({worst_name}) {'<=' if ok else '>'} tol {tol_value:.1e}"
+    return CheckResult("pass" if ok else "fail", max_rel_err=max_err, tolerance=tol_value,
+                       message=msg + (f"; {obs.message}" if obs.message else ""), detail=detail, seconds=dt)
+
+
+def _negative_controls(claim: Claim, p, formulas, checks, observations) -> CheckResult:
+    t0 = time.perf_counter()
+    if formulas is None:
+        return CheckResult("skip", message="no closed form here, so nothing to perturb")
+    if not claim.negative_controls:
+        return CheckResult("fail", message="claim declares no negative control")
+    usable = [k for k in ("symbolic", "numeric", "simulation") if checks[k].status == "pass"]
+    if not usable:
+        return CheckResult("fail", message="no check passed, so none can reject a perturbation")
+    controls, all_rejected, min_margin = [], True, np.inf
+    for nc in claim.negative_controls:
+        bad = nc.perturb(p, dict(formulas))
+        changed = {k: v for k, v in bad.items() if sp.simplify(v - formulas[k]) != 0}
+        if not changed:
+            return CheckResult("fail", message=f"negative control {nc.name!r} changes no formula at these parameters")
+        bad_pred = {k: float(sp.N(v, 30)) for k, v in bad.items()}
+        rejected, errs = {}, {}
+        for kind in usable:
+            if kind == "symbolic":
+                obligations = prove_all(claim, p, formulas, nc.perturb)
+                rejected[kind] = not all(o.proved is True for o in obligations)
+            else:
+                e, _, _ = compare(observations[kind].values, bad_pred, claim.zero_scale)
+                tol = claim.tolerances[kind].value
+                rejected[kind] = bool(e > tol)
+                errs[kind] = e
+                min_margin = min(min_margin, e / tol)
+        all_rejected &= all(rejected.values())
+        controls.append({"name": nc.name, "perturbed": {k: float(sp.N(v)) for k, v in changed.items()},
+                         "rejected_by": rejected, "errors": errs})
+    msg = (f"{len(controls)} perturbation(s), each rejected by every passing check ({', '.join(usable)})"
+           if all_rejected else "a perturbed formula was NOT rejected: the checks cannot tell it apart")
+    if np.isfinite(min_margin):
+        msg += f"; smallest error/tolerance ratio {min_margin:.2e}"
+    return CheckResult("pass" if all_rejected else "fail", max_rel_err=None,
+                       tolerance=None, message=msg, detail={"controls": controls},
+                       seconds=time.perf_counter() - t0)
+
+
+def run_claim(claim: Claim, overrides: Mapping[str, Any] | None = None, *, seed: int = 0,
+              device: str = "auto", profile: str = "quick",
+              kinds: tuple[str, ...] = ("symbolic", "numeric", "simulation", "negative_control")) -> ClaimResult:
+    """Resolve parameters (ParameterError on bad ones), run the checks, compare."""
+    t0 = time.perf_counter()
+    p = claim.resolve(overrides)
+    ctx = Context(claim.id, seed=seed, device=device, profile=profile)
+    formulas = claim.formulas(p)
+    predicted = None if formulas is None else {k: float(sp.N(v, 30)) for k, v in formulas.items()}
+    checks: dict[str, CheckResult] = {}
+    observations: dict[str, Observation] = {}
+    observed: dict[str, float] = {}
+    if "symbolic" in kinds:
+        checks["symbolic"] = (_symbolic(claim, p, formulas) if formulas is not None
+                              else CheckResult("skip", message="no closed form at these parameters"))
+    else:
+        checks["symbolic"] = CheckResult("skip", message="not requested")
+    for kind, fn in (("numeric", claim.numeric), ("simulation", claim.simulate)):
+        if kind not in kinds:
+            checks[kind] = CheckResult("skip", message="not requested")
+            continue
+        obs, err, dt = _run(fn, p, ctx)
+        checks[kind] = _observed_check(claim, kind, obs, err, dt, predicted)
+        if obs is not None:
+            observations[kind] = obs
+            for name, value in obs.values.items():
+                arr = np.asarray(value, dtype=np.float64).ravel()
+                if arr.size and predicted is not None and name in predicted:
+                    observed[f"{kind}.{name}"] = float(arr[np.argmax(np.abs(arr - predicted[name]))])
+                elif arr.size == 1:
+                    observed[f"{kind}.{name}"] = float(arr[0])
+    if "negative_control" in kinds:
+        checks["negative_control"] = _negative_controls(claim, p, formulas, checks, observations)
+    else:
+        checks["negative_control"] = CheckResult("skip", message="not requested")
+    return ClaimResult(claim, p, predicted, observed, checks, time.perf_counter() - t0)
