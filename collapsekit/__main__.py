@@ -1,0 +1,5 @@
+import sys
+
+from collapsekit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,241 @@
+"""The ``collapsekit`` command line: list, check, figures, appendix, reproduce.
+
+Exit codes: 0 all good, 1 a claim failed, 2 bad usage or bad parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from collapsekit import __version__
+from collapsekit.claim import ParameterError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+KINDS = ("symbolic", "numeric", "simulation", "negative_control")
+
+
+class UsageError(Exception):
+    """Bad usage; reported on stderr with exit code 2."""
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _device(name: str) -> str:
+    from simulations.device import resolve_device
+
+    try:
+        return str(resolve_device(name))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_checks(patterns: list[str] | None, sets: dict[str, str], device: str, profile: str,
+               seed: int, progress=None) -> list:
+    """Select claims, route each --set to the claims that take it, run them."""
+    from collapsekit import registry
+    from collapsekit.runner import run_claim
+
+    try:
+        claims = registry.select(patterns)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    for name in sets:
+        if not any(name in {p.name for p in c.params} for c in claims):
+            raise ParameterError(name, "no selected claim takes this parameter")
+    results = []
+    for i, claim in enumerate(claims):
+        mine = {k: v for k, v in sets.items() if k in {p.name for p in claim.params}}
+        claim.resolve(mine)  # validate every claim's parameters before running any
+    for i, claim in enumerate(claims):
+        mine = {k: v for k, v in sets.items() if k in {p.name for p in claim.params}}
+        if progress:
+            progress(i, len(claims), claim.id)
+        results.append(run_claim(claim, mine, seed=seed, device=device, profile=profile))
+    return results
+
+
+def _status_cell(status: str) -> str:
+    return {"pass": "pass", "fail": "FAIL", "skip": "skip"}.get(status, status)
+
+
+def format_table(results) -> str:
+    width = max([len(r.claim.id) for r in results] + [5])
+    head = f"{'claim':<{width}}  " + "  ".join(f"{k:<16}" for k in KINDS) + "  seconds"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.claim.id:<{width}}  " + "  ".join(f"{_status_cell(r.checks[k].status):<16}" for k in KINDS)
+                     + f"  {r.seconds:7.2f}")
+    problems = [(r.claim.id, k, c.message) for r in results for k, c in r.checks.items() if c.status != "pass"]
+    if problems:
+        lines.append("")
+        lines += [f"{cid} [{k}] {msg}" for cid, k, msg in problems]
+    n_fail = sum(r.status == "fail" for r in results)
+    lines.append("")
+    lines.append(f"{len(results)} claims: {len(results) - n_fail} without failures, {n_fail} failed")
+    return "\n".join(lines)
+
+
+def results_json(results, device: str, profile: str, seed: int) -> dict[str, Any]:
+    return {"version": __version__, "device": device, "profile": profile, "seed": seed,
+            "claims": [r.to_json() for r in results]}
+
+
+def _progress(stream):
+    def report(i, n, what):
+        print(f"[{i + 1}/{n}] {what} ...", file=stream, flush=True)
+    return report
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_list(args) -> int:
+    from collapsekit import registry
+
+    claims = registry.all_claims()
+    if args.json:
+        print(json.dumps([{"id": c.id, "title": c.title, "source": c.source.cite(), "arxiv": c.source.arxiv,
+                           "params": {p.name: {"type": p.kind.__name__, "doc": p.doc} for p in c.params}}
+                          for c in claims], indent=2))
+        return EXIT_OK
+    width = max(len(c.id) for c in claims)
+    for c in claims:
+        print(f"{c.id:<{width}}  {c.title}\n{'':<{width}}  {c.source.cite()}")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    device = _device(args.device)
+    sets = _parse_sets(args.set)
+    results = run_checks(args.claims, sets, device, args.profile, args.seed,
+                         progress=None if args.json else _progress(sys.stderr))
+    if args.json:
+        print(json.dumps(results_json(results, device, args.profile, args.seed), indent=2))
+    else:
+        print(format_table(results))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def cmd_figures(args) -> int:
+    from collapsekit.figures import build_figures
+
+    device = _device(args.device)
+    try:
+        manifest = build_figures(args.ids or None, Path(args.out), device=device, log=sys.stderr)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    for fig in manifest["figures"]:
+        print(f"{fig['id']}: " + ", ".join(fig["files"]))
+    return EXIT_OK
+
+
+def cmd_appendix(args) -> int:
+    from collapsekit.appendix import build_appendix
+
+    results_path = Path(args.results) if args.results else Path(args.out) / "results.json"
+    if not results_path.exists():
+        device = _device(args.device)
+        results = run_checks(None, {}, device, args.profile, args.seed, progress=_progress(sys.stderr))
+        payload = results_json(results, device, args.profile, args.seed)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(payload, indent=2))
+    payload = json.loads(results_path.read_text())
+    made = build_appendix(payload, Path(args.out), Path(args.figures), log=sys.stderr)
+    for path in made:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from collapsekit.appendix import build_appendix
+    from collapsekit.figures import build_figures
+
+    t0 = time.perf_counter()
+    device = _device(args.device)
+    out = Path(args.out)
+    results = run_checks(None, {}, device, args.profile, args.seed, progress=_progress(sys.stderr))
+    payload = results_json(results, device, args.profile, args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    build_figures(None, Path(args.figures), device=device, log=sys.stderr)
+    made = build_appendix(payload, out, Path(args.figures), log=sys.stderr)
+    print(format_table(results))
+    print(f"\nappendix: {', '.join(str(p) for p in made)}")
+    print(f"reproduce finished in {time.perf_counter() - t0:.1f} s on {device} (profile {args.profile})")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+# ---------------------------------------------------------------------------- parser
+def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
+    if profile:
+        p.add_argument("--profile", choices=("quick", "full"), default="quick",
+                       help="quick: sized for 2 CPU cores; full: more random starts, larger budgets")
+        p.add_argument("--seed", type=int, default=0, help="root seed; each check derives its own (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="collapsekit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"collapsekit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the claims: ids, titles, sources", description="List every registered claim.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="run the checks of some or all claims",
+                       description="Run the symbolic, numeric, simulation and negative-control checks. "
+                                   "Exit 0 when all pass, 1 when any fails, 2 on bad usage or parameters.")
+    p.add_argument("claims", nargs="*", metavar="ID-or-glob", help="claim ids or globs, e.g. 'etf.*' (default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter of every selected claim that takes it (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _common(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("figures", help="regenerate figures (PNG, PDF, data, manifest)",
+                       description="Regenerate figures deterministically from nothing.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="figure ids (default: all)")
+    p.add_argument("--out", default="figures/generated", help="output folder (default: figures/generated)")
+    _common(p, profile=False)
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("appendix", help="build the appendix (Markdown, LaTeX, PDF if LaTeX is installed)",
+                       description="Build appendix/ from check results (runs the checks if RESULTS is absent).")
+    p.add_argument("--out", default="appendix", help="output folder (default: appendix)")
+    p.add_argument("--results", default=None, help="results JSON from `check --json` (default: OUT/results.json)")
+    p.add_argument("--figures", default="figures/generated", help="folder of generated figures")
+    _common(p)
+    p.set_defaults(func=cmd_appendix)
+
+    p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",
+                       description="The main job. Exit 1 when any claim fails.")
+    p.add_argument("--out", default="appendix", help="appendix folder (default: appendix)")
+    p.add_argument("--figures", default="figures/generated", help="figure folder (default: figures/generated)")
+    _common(p)
+    p.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParameterError, UsageError) as exc:
+        print(f"collapsekit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
