@@ -32,14 +32,24 @@ def _flow_observation(result: sphere.FlowResult, values: dict) -> Observation:
     return Observation(values, info, converged=result.converged, message=msg)
 
 
-def _require_simplex_dims(p) -> None:
-    if p["d"] < p["K"] - 1:
-        raise ParameterError("d", f"d={p['d']} is too small for a simplex ETF with K={p['K']} "
-                                  f"(needs d >= K-1 = {p['K'] - 1}); for K > d+1 see etf.spherical_code")
+class _SymbolicK(Claim):
+    """Claims whose closed forms sympy proves for symbolic K (K = m + 1, m a positive integer)."""
+
+    def symbolic_params(self, p):
+        return {"K": th.K_SYMBOLIC, "d": None}
+
+
+class _SimplexDims(_SymbolicK):
+    """Claims about the simplex ETF: they need d >= K - 1."""
+
+    def validate(self, p):
+        if p["d"] < p["K"] - 1:
+            raise ParameterError("d", f"d={p['d']} is too small for a simplex ETF with K={p['K']} "
+                                      f"(needs d >= K-1 = {p['K'] - 1}); for K > d+1 see etf.spherical_code")
 
 
 @register
-class SimplexETF(Claim):
+class SimplexETF(_SimplexDims):
     id = "etf.simplex"
     title = "Geometry of the K-class simplex equiangular tight frame"
     statement = (r"M=\sqrt{\tfrac{K}{K-1}}\,P\,(I_K-\tfrac{1}{K}J),\ P^\top P=I:\ \|m_k\|=1,\ "
@@ -65,12 +75,6 @@ class SimplexETF(Claim):
                         lambda p, f: {**f, "frame_potential": sp.sympify(p["K"])}),
     )
 
-    def validate(self, p):
-        _require_simplex_dims(p)
-
-    def symbolic_params(self, p):
-        return {"K": th.K_SYMBOLIC, "d": None}
-
     def formulas(self, p):
         return th.simplex_formulas(p["K"])
 
@@ -92,7 +96,7 @@ class SimplexETF(Claim):
 
 
 @register
-class MaxMinAngle(Claim):
+class MaxMinAngle(_SimplexDims):
     id = "etf.max_min_angle"
     title = "The simplex ETF uniquely maximizes the minimum pairwise angle of K unit vectors"
     statement = (r"\min_{\|x_i\|=1,\ x_i\in\mathbb{R}^d}\ \max_{i\neq j}\langle x_i,x_j\rangle=-\tfrac{1}{K-1}"
@@ -115,12 +119,6 @@ class MaxMinAngle(Claim):
         NegativeControl("wrong exponent: -K/(K-1)^2",
                         lambda p, f: {**f, "max_cos": -sp.sympify(p["K"]) / (p["K"] - 1) ** 2}),
     )
-
-    def validate(self, p):
-        _require_simplex_dims(p)
-
-    def symbolic_params(self, p):
-        return {"K": th.K_SYMBOLIC, "d": None}
 
     def formulas(self, p):
         return th.max_min_formulas(p["K"])
@@ -152,7 +150,7 @@ class MaxMinAngle(Claim):
 
 
 @register
-class OrthogonalFrame(Claim):
+class OrthogonalFrame(_SymbolicK):
     id = "etf.orthogonal_frame"
     title = "The orthogonal frame minimizes the frame potential of K unit vectors when d >= K"
     statement = (r"\min_{\|x_i\|=1,\ x_i\in\mathbb{R}^d}\ \textstyle\sum_{i,j}\langle x_i,x_j\rangle^2=K\ (d\ge K),"
@@ -181,9 +179,6 @@ class OrthogonalFrame(Claim):
         if p["d"] < p["K"]:
             raise ParameterError("d", f"d={p['d']} is too small for an orthogonal frame of K={p['K']} vectors "
                                       f"(needs d >= K); for d < K the minimum is K^2/d, a tight frame")
-
-    def symbolic_params(self, p):
-        return {"K": th.K_SYMBOLIC, "d": None}
 
     def formulas(self, p):
         return th.orthogonal_frame_formulas(p["K"])
