@@ -32,6 +32,11 @@ import sympy as sp
 CHECK_KINDS = ("symbolic", "numeric", "simulation", "negative_control")
 
 
+def evaluate(formulas: Mapping[str, sp.Expr]) -> dict[str, float]:
+    """Exact closed forms → floats (evaluated with 30 digits, then rounded once)."""
+    return {k: float(sp.N(v, 30)) for k, v in formulas.items()}
+
+
 class ParameterError(ValueError):
     """Bad claim parameter; the message names the parameter."""
 
@@ -202,7 +207,7 @@ class Claim:
 
     def predict(self, p: Mapping[str, Any]) -> dict[str, float] | None:
         f = self.formulas(p)
-        return None if f is None else {k: float(sp.N(v, 30)) for k, v in f.items()}
+        return None if f is None else evaluate(f)
 
     def __repr__(self) -> str:
         return f"<Claim {self.id}>"

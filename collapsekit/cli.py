@@ -54,16 +54,24 @@ def run_checks(patterns: list[str] | None, sets: dict[str, str], device: str, pr
     for name in sets:
         if not any(name in {p.name for p in c.params} for c in claims):
             raise ParameterError(name, "no selected claim takes this parameter")
-    results = []
-    for i, claim in enumerate(claims):
-        mine = {k: v for k, v in sets.items() if k in {p.name for p in claim.params}}
+    routed = [{k: v for k, v in sets.items() if k in {p.name for p in c.params}} for c in claims]
+    for claim, mine in zip(claims, routed):
         claim.resolve(mine)  # validate every claim's parameters before running any
-    for i, claim in enumerate(claims):
-        mine = {k: v for k, v in sets.items() if k in {p.name for p in claim.params}}
+    results = []
+    for i, (claim, mine) in enumerate(zip(claims, routed)):
         if progress:
             progress(i, len(claims), claim.id)
         results.append(run_claim(claim, mine, seed=seed, device=device, profile=profile))
     return results
+
+
+def check_all_and_save(path: Path, device: str, profile: str, seed: int) -> tuple[list, dict[str, Any]]:
+    """Run every claim and write the JSON payload of ``check --json`` to ``path``."""
+    results = run_checks(None, {}, device, profile, seed, progress=_progress(sys.stderr))
+    payload = results_json(results, device, profile, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
+    return results, payload
 
 
 def _status_cell(status: str) -> str:
@@ -144,11 +152,7 @@ def cmd_appendix(args) -> int:
 
     results_path = Path(args.results) if args.results else Path(args.out) / "results.json"
     if not results_path.exists():
-        device = _device(args.device)
-        results = run_checks(None, {}, device, args.profile, args.seed, progress=_progress(sys.stderr))
-        payload = results_json(results, device, args.profile, args.seed)
-        results_path.parent.mkdir(parents=True, exist_ok=True)
-        results_path.write_text(json.dumps(payload, indent=2))
+        check_all_and_save(results_path, _device(args.device), args.profile, args.seed)
     payload = json.loads(results_path.read_text())
     made = build_appendix(payload, Path(args.out), Path(args.figures), log=sys.stderr)
     for path in made:
@@ -163,10 +167,7 @@ def cmd_reproduce(args) -> int:
     t0 = time.perf_counter()
     device = _device(args.device)
     out = Path(args.out)
-    results = run_checks(None, {}, device, args.profile, args.seed, progress=_progress(sys.stderr))
-    payload = results_json(results, device, args.profile, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(payload, indent=2))
+    results, payload = check_all_and_save(out / "results.json", device, args.profile, args.seed)
     build_figures(None, Path(args.figures), device=device, log=sys.stderr)
     made = build_appendix(payload, out, Path(args.figures), log=sys.stderr)
     print(format_table(results))

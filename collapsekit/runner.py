@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from collapsekit.claim import Claim, Context, Observation, ParameterError
+from collapsekit.claim import Claim, Context, Observation, ParameterError, evaluate
 
 
 @dataclass
@@ -196,7 +196,7 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
         changed = {k: v for k, v in bad.items() if sp.simplify(v - formulas[k]) != 0}
         if not changed:
             return CheckResult("fail", message=f"negative control {nc.name!r} changes no formula at these parameters")
-        bad_pred = {k: float(sp.N(v, 30)) for k, v in bad.items()}
+        bad_pred = evaluate(bad)
         rejected, errs = {}, {}
         for kind in usable:
             if kind == "symbolic":
@@ -228,7 +228,7 @@ def run_claim(claim: Claim, overrides: Mapping[str, Any] | None = None, *, seed:
     p = claim.resolve(overrides)
     ctx = Context(claim.id, seed=seed, device=device, profile=profile)
     formulas = claim.formulas(p)
-    predicted = None if formulas is None else {k: float(sp.N(v, 30)) for k, v in formulas.items()}
+    predicted = None if formulas is None else evaluate(formulas)
     checks: dict[str, CheckResult] = {}
     observations: dict[str, Observation] = {}
     observed: dict[str, float] = {}
