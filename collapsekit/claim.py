@@ -165,6 +165,8 @@ class Claim:
     negative_controls: ClassVar[tuple[NegativeControl, ...]] = ()
     #: quantities predicted to be exactly 0 are compared by absolute error against this scale
     zero_scale: ClassVar[float] = 1.0
+    #: K values the default test run checks (``tests/test_claims.py::test_K_range``)
+    test_K: ClassVar[tuple[int, ...]] = (2, 3)
 
     # ---------------------------------------------------------------- parameters
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

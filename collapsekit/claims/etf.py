@@ -35,6 +35,8 @@ def _flow_observation(result: sphere.FlowResult, values: dict) -> Observation:
 class _SymbolicK(Claim):
     """Claims whose closed forms sympy proves for symbolic K (K = m + 1, m a positive integer)."""
 
+    test_K = (2, 3, 50)
+
     def symbolic_params(self, p):
         return {"K": th.K_SYMBOLIC, "d": None}
 
@@ -216,6 +218,7 @@ def _code_perturbation(p, f):
 class SphericalCode(Claim):
     id = "etf.spherical_code"
     title = "Best max-min angle of K unit vectors in R^d, including K > d+1 where no ETF exists"
+    test_K = (2, 3, 50)
     statement = (r"\min_{\|x_i\|=1}\max_{i\ne j}\langle x_i,x_j\rangle = -\tfrac1{K-1}\ (K\le d+1),\ "
                  r"\cos\tfrac{2\pi}{K}\ (d=2),\ 0\ (d+2\le K\le 2d);\ \text{otherwise no closed form (reported, not passed)}")
     source = Source("Rankin", "The closest packing of spherical caps in n dimensions (Proc. Glasgow Math. Assoc. 2)",
