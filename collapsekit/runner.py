@@ -190,12 +190,13 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
     usable = [k for k in ("symbolic", "numeric", "simulation") if checks[k].status == "pass"]
     if not usable:
         return CheckResult("fail", message="no check passed, so none can reject a perturbation")
-    controls, all_rejected, min_margin = [], True, np.inf
+    controls, all_rejected, min_margin, idle = [], True, np.inf, []
     for nc in claim.negative_controls:
         bad = nc.perturb(p, dict(formulas))
         changed = {k: v for k, v in bad.items() if sp.simplify(v - formulas[k]) != 0}
-        if not changed:
-            return CheckResult("fail", message=f"negative control {nc.name!r} changes no formula at these parameters")
+        if not changed:      # e.g. a wrong threshold, on a side of it where both agree
+            idle.append(nc.name)
+            continue
         bad_pred = evaluate(bad)
         rejected, errs = {}, {}
         for kind in usable:
@@ -211,12 +212,17 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
         all_rejected &= all(rejected.values())
         controls.append({"name": nc.name, "perturbed": {k: float(sp.N(v)) for k, v in changed.items()},
                          "rejected_by": rejected, "errors": errs})
+    if not controls:
+        return CheckResult("fail", message=f"no negative control changes a formula at these parameters "
+                                           f"({', '.join(idle)}): nothing shows the checks can fail here")
     msg = (f"{len(controls)} perturbation(s), each rejected by every passing check ({', '.join(usable)})"
            if all_rejected else "a perturbed formula was NOT rejected: the checks cannot tell it apart")
+    if idle:
+        msg += f"; not applicable at these parameters: {', '.join(idle)}"
     if np.isfinite(min_margin):
         msg += f"; smallest error/tolerance ratio {min_margin:.2e}"
     return CheckResult("pass" if all_rejected else "fail", max_rel_err=None,
-                       tolerance=None, message=msg, detail={"controls": controls},
+                       tolerance=None, message=msg, detail={"controls": controls, "not_applicable": idle},
                        seconds=time.perf_counter() - t0)
 
 

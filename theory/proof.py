@@ -55,12 +55,18 @@ def nonzero(name: str, expr) -> Obligation:
 def positive(name: str, expr) -> Obligation:
     """Obligation ``expr > 0`` decided from the symbols' assumptions."""
     expr = sp.simplify(sp.sympify(expr))
-    return Obligation(name, expr, "> 0", expr.is_positive)
+    verdict = expr.is_positive
+    if verdict is None:                     # a factored form often exposes the sign
+        verdict = sp.factor(expr).is_positive
+    return Obligation(name, expr, "> 0", verdict)
 
 
 def nonnegative(name: str, expr) -> Obligation:
     expr = sp.simplify(sp.sympify(expr))
-    return Obligation(name, expr, ">= 0", expr.is_nonnegative)
+    verdict = expr.is_nonnegative
+    if verdict is None:
+        verdict = sp.factor(expr).is_nonnegative
+    return Obligation(name, expr, ">= 0", verdict)
 
 
 def all_proved(obligations: list[Obligation]) -> bool:
