@@ -1,0 +1,77 @@
+"""Cross-entropy UFM claims: both sides of the threshold, the controls that apply there, bad input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from collapsekit import registry
+from collapsekit.claim import ParameterError
+from collapsekit.runner import run_claim
+from theory import ufm_ce as th
+
+ZERO_SIDE = {"lambda_W": 0.2, "lambda_H": 0.2}          # K*eta = 4*sqrt(3)*0.2 = 1.39 >= 1
+
+
+@pytest.mark.parametrize("claim_id", ["ufm.ce.balanced", "ufm.ce.landscape"])
+def test_zero_side_of_the_threshold_passes(claim_id):
+    r = run_claim(registry.get(claim_id), ZERO_SIDE, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+    assert r.predicted["loss"] == pytest.approx(math.log(4), rel=1e-15)
+    assert r.predicted["w_norm_sq"] == 0.0
+    assert abs(r.observed["simulation.loss"] - math.log(4)) < 1e-12
+
+
+def test_zero_side_controls_that_apply_are_rejected():
+    r = run_claim(registry.get("ufm.ce.balanced"), ZERO_SIDE, device="cpu")
+    nc = r.checks["negative_control"]
+    names = [c["name"] for c in nc.detail["controls"]]
+    assert names == ["value at the collapsed point log(K-1) instead of log K"]
+    assert len(nc.detail["not_applicable"]) == 2 and nc.status == "pass"
+
+
+def test_values_match_the_paper_constants_at_a_hand_checked_point():
+    """K=2, n=1, lambda = 1/4: eta = 1/4, margin log 3, ||w||^2 = (1/2) log 3, f* = -log(3/4) + log(3)/4."""
+    f = th.balanced_formulas({"K": 2, "n": 1, "lambda_W": 0.25, "lambda_H": 0.25})
+    assert float(f["margin"]) == pytest.approx(math.log(3), rel=1e-15)
+    assert float(f["w_norm_sq"]) == pytest.approx(0.5 * math.log(3), rel=1e-15)
+    assert float(f["loss"]) == pytest.approx(-math.log(0.75) + math.log(3) / 4, rel=1e-15)
+
+
+def test_value_is_continuous_at_the_threshold():
+    """K*eta = 1 - 1e-9 (n lambda_W lambda_H = 0.04 (1 - 1e-9)^2): f* is within O(1e-9) of log K."""
+    below = th.balanced_formulas({"K": 5, "n": 4, "lambda_W": 0.1, "lambda_H": 0.1 * (1 - 1e-9) ** 2})
+    assert float(below["loss"]) == pytest.approx(math.log(5), abs=1e-6)
+
+
+def test_origin_is_a_strict_saddle_below_the_threshold_only():
+    below = float(th.origin_min_eig({"K": 4, "n": 3, "lambda_W": 5e-3, "lambda_H": 5e-3}))
+    above = float(th.origin_min_eig({"K": 4, "n": 3, "lambda_W": 0.2, "lambda_H": 0.2}))
+    assert below < 0 < above
+
+
+@pytest.mark.parametrize("overrides,param", [
+    ({"lambda_W": 0.0}, "lambda_W"), ({"lambda_H": -1.0}, "lambda_H"), ({"lambda_b": -0.1}, "lambda_b"),
+    ({"K": 5, "d": 3}, "d"), ({"K": 1}, "K"), ({"n": 0}, "n"), ({"lambda_W": "nan"}, "lambda_W"),
+])
+def test_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        registry.get("ufm.ce.balanced").resolve(overrides)
+    assert err.value.name == param
+
+
+def test_perturbed_proof_is_refuted_for_symbolic_parameters():
+    """The general (symbolic K, eta) proof rejects a wrong log argument, not only the concrete one."""
+    claim = registry.get("ufm.ce.balanced")
+    ps = claim.symbolic_params(claim.resolve({}))
+    good = th.prove_balanced(ps, th.balanced_formulas(ps))
+    assert all(o.proved is True for o in good)
+    bad = claim.negative_controls[0].perturb(ps, th.balanced_formulas(ps))
+    assert not all(o.proved is True for o in th.prove_balanced(ps, bad))
+
+
+def test_landscape_random_starts_all_reach_f_star():
+    r = run_claim(registry.get("ufm.ce.landscape"), {}, device="cpu", kinds=("simulation",))
+    assert r.checks["simulation"].status == "pass"
+    assert r.checks["simulation"].detail["info"]["configs"] == 16
