@@ -50,7 +50,7 @@ def _as_batch(name: str, value, S: int) -> np.ndarray:
         raise ValueError(f"{name}: must be finite, got {arr}")
     if np.any(arr < 0):
         raise ValueError(f"{name}: regularization must be >= 0, got {arr.min():g}")
-    return arr
+    return np.ascontiguousarray(arr)
 
 
 class UFM:
@@ -94,7 +94,8 @@ class UFM:
         self.lb = t(self.lambdas["lambda_b"]).view(-1, 1)
         self.labels = torch.repeat_interleave(torch.arange(self.K), torch.as_tensor(self.counts)).to(self.device)
         self.Y = torch.zeros(self.K, self.N, dtype=dtype, device=self.device)
-        self.Y[self.labels, torch.arange(self.N, device=self.device)] = 1.0
+        self.cols = torch.arange(self.N, device=self.device)
+        self.Y[self.labels, self.cols] = 1.0
         K, d, N = self.K, self.d, self.N
         self.sizes = (K * d, d * N, K)
         self.P = sum(self.sizes)
@@ -139,30 +140,43 @@ class UFM:
         return data + reg
 
     def value_and_grad(self, x: torch.Tensor):
-        """f (S,) and ∇f (S×P), by the closed-form gradient: three batched matmuls."""
-        W, H, b = self.unpack(x)
-        Z = torch.bmm(W, H)
+        """f (S,) and ∇f (S×P), by the closed-form gradient: three batched matmuls.
+
+        Written for speed (the matmuls dominate): the logits buffer is turned into the
+        softmax/residual in place, the label entries are indexed rather than multiplied
+        by Y, and the gradient blocks are written straight into one S×P output (no
+        concatenation).  Not differentiable — use :meth:`objective` with autograd."""
+        W, H, b = self.unpack(x.detach())
+        N = self.N
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        gW, gH, gb = self.unpack(out)
+        Z = torch.bmm(W, H)                                  # S×K×N logits, reused as G
         if self.bias:
-            Z = Z + b.unsqueeze(-1)
+            Z += b.unsqueeze(-1)
         if self.loss == "ce":
-            lse = torch.logsumexp(Z, dim=1, keepdim=True)
-            G = torch.exp(Z - lse)
-            data = (lse.squeeze(1) - (Z * self.Y).sum(1)).sum(-1) / self.N
-            G = (G - self.Y) / self.N
+            zy = Z[:, self.labels, self.cols]                # S×N logit of the true class
+            m = Z.amax(dim=1, keepdim=True)
+            G = Z.sub_(m).exp_()
+            s = G.sum(dim=1, keepdim=True)
+            data = (m + s.log()).squeeze(1).sub_(zy).sum(-1) / N     # Σ_i (logsumexp − z_y) / N
+            G.div_(s.mul_(N))                                # softmax / N
+            G[:, self.labels, self.cols] -= 1.0 / N          # (softmax − Y) / N
         else:
-            G = Z - self.Y
-            data = (G * G).sum((1, 2)) / (2 * self.N)
-            G = G / self.N
-        gW = torch.bmm(G, H.transpose(1, 2)) + self.lW * W
-        gH = torch.bmm(W.transpose(1, 2), G) + self.lH * H
-        wsq, hsq = (W * W).sum((1, 2)), (H * H).sum((1, 2))
-        f = data + 0.5 * (self.lW.view(-1) * wsq + self.lH.view(-1) * hsq)
+            G = Z
+            G[:, self.labels, self.cols] -= 1.0              # Z − Y
+            data = _sumsq(G) / (2 * N)
+            G.div_(N)
+        # bmm into a fresh (contiguous) buffer, then one fused pass into the strided output
+        # view (CPU baddbmm into a strided view falls back to one addmm per configuration)
+        torch.addcmul(torch.bmm(G, H.transpose(1, 2)), W, self.lW, out=gW)   # G Hᵀ + λ_W W
+        torch.addcmul(torch.bmm(W.transpose(1, 2), G), H, self.lH, out=gH)   # Wᵀ G + λ_H H
+        f = data + 0.5 * (self.lW.view(-1) * _sumsq(W) + self.lH.view(-1) * _sumsq(H))
         if self.bias:
-            gb = G.sum(-1) + self.lb * b
-            f = f + 0.5 * self.lb.view(-1) * (b * b).sum(1)
+            torch.mul(b, self.lb, out=gb).add_(G.sum(-1))
+            f = f + 0.5 * self.lb.view(-1) * _sumsq(b)
         else:
-            gb = torch.zeros_like(b)
-        return f, self.pack(gW, gH, gb)
+            gb.zero_()
+        return f, out
 
     def gradient(self, x: torch.Tensor) -> torch.Tensor:
         return self.value_and_grad(x)[1]
@@ -176,6 +190,11 @@ class UFM:
             keep = self.P - self.K
             Hm = Hm[:keep, :keep]
         return Hm.detach().cpu().numpy()
+
+
+def _sumsq(A: torch.Tensor) -> torch.Tensor:
+    """Σ A² over all but the first (configuration) axis, in one reduction pass."""
+    return torch.linalg.vector_norm(A.reshape(A.shape[0], -1), dim=1).square()
 
 
 class _Sub(UFM):
@@ -423,6 +442,16 @@ def _lbfgs(ufm, x, f, g, gn, mask, gtol, max_steps, memory):
         p = torch.where(descent.view(-1, 1), p, -g)          # fall back to steepest descent
         eta = torch.ones_like(eta)
         xn, fn, gn_full, gnn, _, moved = _armijo_step(ufm, x, f, g, gn, p, eta, active, mask)
+        retry = active & ~moved
+        if bool(retry.any()):
+            # At the rounding floor of f the quasi-Newton step may fail the gradient-norm
+            # test; a short steepest-descent step often passes it.  Only then give up.
+            sd = -g / gn.clamp_min(1e-300).view(-1, 1)
+            x2, f2, g2, gn2, _, moved2 = _armijo_step(ufm, x, f, g, gn, sd, eta * 1e-2, retry, mask)
+            t = moved2.view(-1, 1)
+            xn, gn_full = torch.where(t, x2, xn), torch.where(t, g2, gn_full)
+            fn, gnn = torch.where(moved2, f2, fn), torch.where(moved2, gn2, gnn)
+            moved = moved | moved2
         stalled = stalled | (active & ~moved)
         s, y = xn - x, gn_full - g
         sy = (s * y).sum(1, keepdim=True)
