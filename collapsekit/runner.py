@@ -181,6 +181,20 @@ def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str |
                        message=msg + (f"; {obs.message}" if obs.message else ""), detail=detail, seconds=dt)
 
 
+def _differs(a, b) -> bool:
+    """Whether a perturbed formula differs from the original: numerically first (cheap),
+    and by simplification only where the two agree to 30 digits."""
+    if b is None:
+        return True
+    try:
+        x, y = complex(sp.N(a, 30)), complex(sp.N(b, 30))
+        if abs(x - y) > 1e-25 * max(1.0, abs(y)):
+            return True
+    except (TypeError, ValueError):
+        pass
+    return sp.simplify(a - b) != 0
+
+
 def _negative_controls(claim: Claim, p, formulas, checks, observations) -> CheckResult:
     t0 = time.perf_counter()
     if formulas is None:
@@ -193,7 +207,7 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
     controls, all_rejected, min_margin, idle = [], True, np.inf, []
     for nc in claim.negative_controls:
         bad = nc.perturb(p, dict(formulas))
-        changed = {k: v for k, v in bad.items() if sp.simplify(v - formulas[k]) != 0}
+        changed = {k: v for k, v in bad.items() if _differs(v, formulas.get(k))}
         if not changed:      # e.g. a wrong threshold, on a side of it where both agree
             idle.append(nc.name)
             continue
