@@ -119,7 +119,8 @@ class _FakeClaim(Claim):
                   "simulation": Tolerance(1e-9, "exact arithmetic in the test")}
 
     def formulas(self, p):
-                return {"x": sp.Float(p["x"])}
+        import sympy as sp
+        return {"x": sp.Float(p["x"])}
 
     def prove(self, p, f):
         from theory.proof import zero
