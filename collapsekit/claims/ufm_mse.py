@@ -554,7 +554,8 @@ class CentralPath(Claim):
                     "constants here are derived for our normalization and flow, not the paper's", arxiv="2106.02073")
     params = (Param("K", int, 4, "number of classes", minimum=2, maximum=32),
               Param("n", int, 3, "samples per class (>= 2 so that Σ_W can be invertible)", minimum=2),
-              Param("d", int, lambda p: p["K"] + 1, "feature dimension, K−1 <= d <= K(n−1)", minimum=1),
+              Param("d", int, lambda p: max(p["K"] - 1, min(p["K"] + 1, p["K"] * (p["n"] - 1))),
+                    "feature dimension, K−1 <= d <= K(n−1) (default: K+1 where that fits)", minimum=1),
               Param("omega", float, 0.5, "every whitened SNR singular value of the test features", minimum=0.0))
     hypotheses = ("K >= 2", "K−1 <= d <= K(n−1) (Σ_W invertible)", "no regularization (least squares)")
     test_K = (2, 3, 8)
