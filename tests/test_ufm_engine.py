@@ -241,3 +241,20 @@ def test_batched_run_equals_per_config_runs(loss, bias, counts):
         assert m.all_converged
         assert float((m.x[0] - batched_min.x[s]).abs().max()) <= 1e-12
         assert abs(m.f[0] - batched_min.f[s]) <= 1e-12
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_cuda_matches_cpu(loss):
+    """The same batched problem on both devices: same start (seeded on the CPU), same optimum."""
+    runs = {}
+    for dev in ("cpu", "cuda"):
+        u = UFM(loss, 4, 5, 3, lambda_W=[5e-3, 1e-2], lambda_H=5e-3, lambda_b=5e-3, device=dev)
+        x0 = u.init(7)
+        r = minimize(u, x0, gtol=1e-10)
+        tr = flow(u, x0, [0.5, 2.0])
+        runs[dev] = (r, tr, str(u.device))
+    (rc, tc, _), (rg, tg, devg) = runs["cpu"], runs["cuda"]
+    assert devg.startswith("cuda") and rg.all_converged and rc.all_converged
+    assert np.allclose(rc.f, rg.f, rtol=1e-12, atol=0)
+    assert np.allclose(tc.x, tg.x, rtol=1e-9, atol=1e-12)
