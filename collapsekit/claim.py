@@ -103,10 +103,21 @@ class Param:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """A stated tolerance and the reason for its size."""
+    """A stated tolerance and the reason for its size.
+
+    ``kind="relative"``: relative error (absolute where the prediction is 0) <= value.
+    ``kind="zscore"``: for Monte-Carlo checks; every compared quantity comes with its
+    measured standard error, and |observed − predicted| / stderr <= value (the number
+    of standard errors; the sample size behind the stderr is stated by the check).
+    """
 
     value: float
     why: str
+    kind: str = "relative"
+
+    def __post_init__(self):
+        if self.kind not in ("relative", "zscore"):
+            raise ValueError(f"Tolerance kind {self.kind!r}: expected 'relative' or 'zscore'")
 
 
 @dataclass
@@ -124,6 +135,7 @@ class Observation:
     converged: bool = True
     message: str = ""
     skip: str | None = None     # a reason: nothing to compare (e.g. no closed form here)
+    stderr: dict[str, Any] = field(default_factory=dict)   # Monte-Carlo standard errors, per value
 
 
 @dataclass(frozen=True)

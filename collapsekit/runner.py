@@ -79,11 +79,15 @@ def _jsonable(obj):
     return obj
 
 
-def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_scale: float):
+def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_scale: float,
+            stderr: Mapping[str, Any] | None = None):
     """Per quantity, the worst relative error over its observed entries.
 
     Relative to |prediction|, or absolute (over ``zero_scale``) where the
-    prediction is exactly 0.  Returns (max error, errors, worst observed value).
+    prediction is exactly 0.  With ``stderr`` (Monte-Carlo checks) every compared
+    quantity must have one, and the error is the z-score |x − pred| / stderr; a
+    quantity without a positive finite stderr gets an infinite error.
+    Returns (max error, errors, worst observed value).
     """
     errors, worst = {}, {}
     for name, value in observed.items():
@@ -93,8 +97,14 @@ def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_sc
         if arr.size == 0:
             continue
         pred = predicted[name]
-        denom = abs(pred) if pred != 0 else zero_scale
-        errs = np.where(np.isfinite(arr), np.abs(arr - pred) / denom, np.inf)
+        if stderr is not None:
+            se = np.broadcast_to(np.asarray(stderr.get(name, np.nan), dtype=np.float64).ravel(), arr.shape)
+            denom = np.where(np.isfinite(se) & (se > 0), se, np.nan)
+        else:
+            denom = abs(pred) if pred != 0 else zero_scale
+        with np.errstate(invalid="ignore"):
+            errs = np.abs(arr - pred) / denom
+        errs = np.where(np.isfinite(errs), errs, np.inf)
         i = int(np.argmax(errs))
         errors[name], worst[name] = float(errs[i]), float(arr[i])
     if not errors:
@@ -166,8 +176,12 @@ def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str |
                            detail=detail, seconds=dt)
     if tol is None:
         return CheckResult("fail", message=f"claim states no {kind} tolerance", detail=detail, seconds=dt)
-    max_err, errors, worst = compare(obs.values, predicted, claim.zero_scale)
-    detail.update(errors=errors, worst=worst)
+    zscore = tol.kind == "zscore"
+    max_err, errors, worst = compare(obs.values, predicted, claim.zero_scale, obs.stderr if zscore else None)
+    detail.update(errors=errors, worst=worst, error_kind="z-score" if zscore else "relative")
+    if zscore:
+        detail["stderr"] = {k: (np.asarray(v).tolist() if np.ndim(v) == 0 else f"{np.size(v)} values")
+                            for k, v in obs.stderr.items()}
     if not errors:
         return CheckResult("fail", tolerance=tol_value, message="nothing observed matches a prediction",
                            detail=detail, seconds=dt)
@@ -176,7 +190,8 @@ def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str |
                            message=f"did not converge: {obs.message}", detail=detail, seconds=dt)
     ok = max_err <= tol_value
     worst_name = max(errors, key=errors.get)
-    msg = f"max rel err {max_err:.2e} ({worst_name}) {'<=' if ok else '>'} tol {tol_value:.1e}"
+    msg = (f"max |z| {max_err:.2f} ({worst_name}) {'<=' if ok else '>'} {tol_value:g} standard errors" if zscore
+           else f"max rel err {max_err:.2e} ({worst_name}) {'<=' if ok else '>'} tol {tol_value:.1e}")
     return CheckResult("pass" if ok else "fail", max_rel_err=max_err, tolerance=tol_value,
                        message=msg + (f"; {obs.message}" if obs.message else ""), detail=detail, seconds=dt)
 
@@ -218,8 +233,10 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
                 obligations = prove_all(claim, p, formulas, nc.perturb)
                 rejected[kind] = not all(o.proved is True for o in obligations)
             else:
-                e, _, _ = compare(observations[kind].values, bad_pred, claim.zero_scale)
-                tol = claim.tolerances[kind].value
+                t = claim.tolerances[kind]
+                e, _, _ = compare(observations[kind].values, bad_pred, claim.zero_scale,
+                                  observations[kind].stderr if t.kind == "zscore" else None)
+                tol = t.value
                 rejected[kind] = bool(e > tol)
                 errs[kind] = e
                 min_margin = min(min_margin, e / tol)
@@ -265,6 +282,9 @@ def run_claim(claim: Claim, overrides: Mapping[str, Any] | None = None, *, seed:
         checks[kind] = _observed_check(claim, kind, obs, err, dt, predicted)
         if obs is not None:
             observations[kind] = obs
+            for name, value in obs.stderr.items():
+                if np.size(value) == 1:
+                    observed[f"{kind}.{name}_stderr"] = float(np.asarray(value).ravel()[0])
             for name, value in obs.values.items():
                 arr = np.asarray(value, dtype=np.float64).ravel()
                 if arr.size and predicted is not None and name in predicted:

@@ -41,7 +41,11 @@ def test_claim_is_complete(claim_id):
     assert c.negative_controls, "a claim needs at least one negative control"
     for kind in ("numeric", "simulation"):
         tol = c.tolerances[kind]
-        assert 0 < tol.value < 1e-3 and len(tol.why) > 20, f"{kind} tolerance must be stated and justified"
+        assert len(tol.why) > 20, f"{kind} tolerance must be justified"
+        if tol.kind == "zscore":       # a Monte-Carlo check: a number of standard errors
+            assert 2 <= tol.value <= 6, f"{kind}: {tol.value} standard errors"
+        else:
+            assert 0 < tol.value < 1e-3, f"{kind} tolerance {tol.value} is not a tight relative error"
     for method in ("formulas", "prove", "numeric", "simulate"):
         assert getattr(type(c), method) is not getattr(Claim, method), f"{method} not implemented"
 
@@ -146,6 +150,12 @@ def test_compare_relative_and_absolute():
     assert errors["z"] == pytest.approx(1e-3) and err == pytest.approx(0.1)
     assert compare({"a": float("nan")}, {"a": 1.0}, 1.0)[0] == np.inf
     assert compare({}, {"a": 1.0}, 1.0)[0] == np.inf         # nothing compared: cannot pass
+
+
+def test_compare_zscores():
+    err, errors, _ = compare({"m": [1.0, 1.3], "s": 2.0}, {"m": 1.0, "s": 2.0}, 1.0, stderr={"m": [0.1, 0.1]})
+    assert errors["m"] == pytest.approx(3.0) and errors["s"] == np.inf    # no stderr: cannot pass
+    assert compare({"m": 1.0}, {"m": 1.0}, 1.0, stderr={"m": 0.0})[0] == np.inf
 
 
 def test_seeds_are_deterministic_and_distinct():

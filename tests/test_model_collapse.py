@@ -1,0 +1,68 @@
+"""model_collapse.ols: the Monte-Carlo checks, their negative controls, and bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collapsekit import registry
+from collapsekit.claim import Observation, ParameterError
+from collapsekit.runner import run_claim
+from numerics import model_collapse as nm
+from simulations import model_collapse as sm
+
+CLAIM = registry.get("model_collapse.ols")
+
+
+@pytest.mark.parametrize("overrides", [{"d": 5, "T": 12, "T0": 9, "n": 3, "alpha": 0.0},
+                                       {"d": 8, "T": 30, "T0": 20, "n": 0, "sigma0": 2.0, "alpha": 2.0}])
+def test_set_moves_the_parameters_and_the_checks_still_pass(overrides):
+    r = run_claim(CLAIM, overrides, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+    assert r.observed["simulation.test_error_stderr"] > 0          # the contract's stderr
+
+
+def test_each_negative_control_falls_outside_the_confidence_interval():
+    r = run_claim(CLAIM, {}, device="cpu")
+    nc = r.checks["negative_control"]
+    assert nc.status == "pass"
+    for control in nc.detail["controls"]:
+        for kind in ("numeric", "simulation"):
+            assert control["errors"][kind] > 4.5, (control["name"], kind, control["errors"][kind])
+
+
+def test_numpy_and_torch_chains_agree_with_each_other():
+    spec = nm.power_spectrum(6, 1.0)
+    a = nm.ols_chain(6, 15, 12, 1.0, 0.5, 4, spec, 4000, np.random.default_rng(1))
+    b = sm.ols_chain(6, 15, 12, 1.0, 0.5, 4, spec, 4000, seed=2, device="cpu")
+    assert abs(a.mean - b[0]) < 4.5 * np.hypot(a.stderr, b[1])
+
+
+def test_torch_chain_is_deterministic():
+    spec = nm.power_spectrum(4, 1.0)
+    assert sm.ols_chain(4, 10, 8, 1.0, 0.5, 2, spec, 100, seed=3, device="cpu") == \
+        sm.ols_chain(4, 10, 8, 1.0, 0.5, 2, spec, 100, seed=3, device="cpu")
+
+
+def test_a_monte_carlo_check_without_stderr_cannot_pass():
+    class NoStderr(type(CLAIM)):
+        def numeric(self, p, ctx):
+            return Observation({"test_error": 3.892130857648099, "clean_error": 0.5128205128205128})
+
+    r = run_claim(NoStderr(), {}, device="cpu", kinds=("numeric",))
+    assert r.checks["numeric"].status == "fail"
+
+
+@pytest.mark.parametrize("overrides,param", [({"T": 21}, "T"), ({"T0": 10}, "T0"), ({"sigma": -1.0}, "sigma"),
+                                             ({"d": 0}, "d"), ({"n": -1}, "n"), ({"K": 3}, "K")])
+def test_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        CLAIM.resolve(overrides)
+    assert err.value.name == param
+
+
+def test_bad_input_to_the_chains():
+    spec = nm.power_spectrum(5, 1.0)
+    with pytest.raises(ValueError, match="T="):
+        nm.ols_chain(5, 6, 10, 1.0, 1.0, 1, spec, 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="trials"):
+        sm.ols_chain(5, 10, 10, 1.0, 1.0, 1, spec, 1, seed=0, device="cpu")
