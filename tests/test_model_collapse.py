@@ -66,3 +66,25 @@ def test_bad_input_to_the_chains():
         nm.ols_chain(5, 6, 10, 1.0, 1.0, 1, spec, 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="trials"):
         sm.ols_chain(5, 10, 10, 1.0, 1.0, 1, spec, 1, seed=0, device="cpu")
+
+
+OVER = registry.get("model_collapse.overparam")
+
+
+def test_overparam_collapses_even_without_noise():
+    r = run_claim(OVER, {"sigma0": 0.0, "n": 8}, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+    assert r.predicted["error"] == pytest.approx(1 - 0.5**8)
+
+
+def test_overparam_controls_fall_outside_the_interval():
+    r = run_claim(OVER, {}, device="cpu")
+    for control in r.checks["negative_control"].detail["controls"]:
+        assert min(control["errors"].values()) > 4.5, control
+
+
+@pytest.mark.parametrize("overrides,param", [({"T0": 39}, "T0"), ({"d": 2}, "d"), ({"sigma0": -0.1}, "sigma0")])
+def test_overparam_bad_parameters(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        OVER.resolve(overrides)
+    assert err.value.name == param

@@ -69,3 +69,36 @@ def prove_ols(f, d, T, T0, sigma, sigma0, n) -> list[Obligation]:
         zero("independent zero-mean generations add: clean + n * sigma0^2 E tr((Z0^T Z0)^{-1})",
              f["test_error"] - downstream - n * per_generation),
     ]
+
+
+# --------------------------------------------------------------------------- model_collapse.overparam
+def overparam_formulas(d, T0, sigma0, n, w0_norm_sq) -> dict[str, sp.Expr]:
+    """T0 < d, minimum-norm fits, Σ = I: E‖ŵ_n − w₀‖² with ψ = T0/d."""
+    d, T0, n = (sp.sympify(v) for v in (d, T0, n))
+    psi, s02, w2 = T0 / d, exact(sigma0) ** 2, exact(w0_norm_sq)
+    noise = s02 * T0 / (d - T0 - 1)
+    return {"error": w2 * (1 - psi**n) + noise * (1 - psi**n) / (1 - psi),
+            "signal_kept": w2 * psi**n}
+
+
+def prove_overparam(f, d, T0, sigma0, n, w0_norm_sq) -> list[Obligation]:
+    """ŵ_k = P_k ŵ_{k−1} + X_k⁺ε_k, P_k the projector onto the row space of X_k (a uniformly random
+    T0-dimensional subspace, independent across k).  By rotation invariance E P = c I, and
+    tr P = T0 gives c = ψ; hence E‖P v‖² = vᵀ(E P)v = ψ‖v‖² and E[P_n⋯P_1] = ψⁿ I.  The noise
+    X⁺ε has E‖X⁺ε‖² = σ0² E tr((XXᵀ)⁻¹), XXᵀ ~ Wishart_{T0}(I, d): T0 · E[1/χ²_{d−T0+1}]."""
+    d, T0, n = (sp.sympify(v) for v in (d, T0, n))
+    s02, w2 = exact(sigma0) ** 2, exact(w0_norm_sq)
+    c = sp.Symbol("c", positive=True)
+    psi = sp.solve(sp.Eq(c * d, T0), c)[0]                 # tr(E P) = c d = T0
+    k = sp.Symbol("k", integer=True, positive=True)
+    noise_one = s02 * trace_inverse_wishart(T0, d)         # E‖X⁺ε‖², d and T swapped: XXᵀ is T0×T0
+    signal = w2 - 2 * w2 * psi**n + w2 * psi**n            # ‖w0‖² − 2 w0ᵀE[Q]w0 + E‖Q w0‖²
+    noise = noise_one * sp.summation(psi ** (n - k), (k, 1, n))
+    return [
+        positive("d >= T0 + 2: the noise term is finite (nu - 2 = d - T0 - 1 > 0)", d - T0 - 1),
+        zero("E P = (T0/d) I from tr P = T0 and rotation invariance", psi - T0 / d),
+        zero("E[1/chi2_nu] = 1/(nu - 2) (density integrated by sympy)", inverse_chi2_mean() - 1 / (nu_ - 2)),
+        zero("signal kept: E||P_n...P_1 w0||^2 = psi^n ||w0||^2", f["signal_kept"] - w2 * psi**n),
+        zero("error = signal loss + noise of generation k shrunk by psi^(n-k), summed",
+             sp.simplify(f["error"] - signal - noise)),
+    ]

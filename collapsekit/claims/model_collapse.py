@@ -10,9 +10,12 @@ from simulations import model_collapse as sm
 from theory import model_collapse as th
 
 Z_TOL = 4.5
-MC_WHY = ("Monte-Carlo: |mean - prediction| <= 4.5 measured standard errors (a false failure has "
-          "probability ~7e-6 per quantity); {trials} independent chains per quantity in the quick profile, "
-          "so a wrong 'T-d' for 'T-d-1' (a 3% shift at the defaults) is ~9 standard errors away")
+
+
+def _mc_why(trials: int, control: str, route: str) -> str:
+    return (f"Monte-Carlo: |mean - prediction| <= {Z_TOL} measured standard errors (a false failure has "
+            f"probability ~7e-6 per quantity); {trials} independent chains per quantity in the quick profile, "
+            f"so {control} is >= 7 standard errors away ({route})")
 
 
 def _trials(ctx, quick: int, full: int) -> int:
@@ -52,8 +55,10 @@ class OLSCollapse(Claim):
     test_K = ()                      # no K here; tests/test_model_collapse.py moves d, T, T0, n instead
     hypotheses = ("Gaussian rows with covariance Sigma (any; the check uses diag(j^-alpha))",
                   "fresh design every generation", "T, T0 >= d + 2", "OLS at every stage")
-    tolerances = {"numeric": Tolerance(Z_TOL, MC_WHY.format(trials=8000) + " (numpy, normal equations)", "zscore"),
-                  "simulation": Tolerance(Z_TOL, MC_WHY.format(trials=8000) + " (torch, batched Cholesky)", "zscore")}
+    tolerances = {"numeric": Tolerance(Z_TOL, _mc_why(8000, "'T-d' for 'T-d-1' (3% at the defaults)",
+                                                      "numpy, normal equations"), "zscore"),
+                  "simulation": Tolerance(Z_TOL, _mc_why(8000, "'T-d' for 'T-d-1' (3% at the defaults)",
+                                                         "torch, batched Cholesky"), "zscore")}
     negative_controls = (
         NegativeControl("T - d instead of T - d - 1 (the inverse-Wishart '-1' dropped)", _drop_minus_one),
         NegativeControl("growth n^2 instead of n", _quadratic_growth),
@@ -98,3 +103,76 @@ class OLSCollapse(Claim):
         return Observation({"test_error": mean, "clean_error": cmean}, {"trials": trials, "device": dev},
                            stderr={"test_error": se, "clean_error": cse},
                            message=f"{trials} chains per quantity in one batched torch program on {dev}")
+
+
+def _noise_without_minus_one(p, f):
+    d, T0, n = (sp.sympify(p[k]) for k in ("d", "T0", "n"))
+    psi, s02 = T0 / d, th.exact(p["sigma0"]) ** 2
+    return {**f, "error": th.exact(p["w0_norm_sq"]) * (1 - psi**n) + s02 * T0 / (d - T0) * (1 - psi**n) / (1 - psi)}
+
+
+def _signal_psi_not_psi_n(p, f):
+    return {**f, "signal_kept": th.exact(p["w0_norm_sq"]) * sp.sympify(p["T0"]) / p["d"]}
+
+
+@register
+class OverparamCollapse(Claim):
+    id = "model_collapse.overparam"
+    title = "Recursive minimum-norm refits with T0 < d: the signal decays geometrically, collapse even without noise"
+    statement = (r"\Sigma=I,\ T_0<d,\ \psi=T_0/d:\ \mathbb E\|\hat w_n-w_0\|^2=\|w_0\|^2(1-\psi^n)"
+                 r"+\sigma_0^2\frac{T_0}{d-T_0-1}\,\frac{1-\psi^n}{1-\psi},\quad "
+                 r"\mathbb E\|P_n\cdots P_1w_0\|^2=\psi^n\|w_0\|^2")
+    source = Source("Dohmatob, Feng & Kempe", "Model collapse demystified: the case of regression", 2024,
+                    "the over-parametrized (T0 < d) regime (setting recalled; the formula derived here from "
+                    "E P = psi I and the inverse-Wishart mean of X X^T)", arxiv="2402.07712")
+    params = (Param("d", int, 40, "dimension", minimum=3, maximum=2000),
+              Param("T0", int, 20, "rows per generation, T0 <= d - 2", minimum=1),
+              Param("sigma0", float, 0.5, "label noise of each generation", minimum=0.0),
+              Param("n", int, 5, "number of generations", minimum=0, maximum=1000),
+              Param("w0_norm_sq", float, 1.0, "squared norm of the true weights", minimum=0.0))
+    test_K = ()
+    hypotheses = ("isotropic Gaussian rows (Sigma = I)", "fresh design every generation",
+                  "minimum-norm interpolation at every generation", "T0 <= d - 2")
+    tolerances = {"numeric": Tolerance(Z_TOL, _mc_why(12000, "'d-T0' for 'd-T0-1' (1.7% at the defaults)",
+                                                      "numpy, normal equations of X X^T"), "zscore"),
+                  "simulation": Tolerance(Z_TOL, _mc_why(12000, "'d-T0' for 'd-T0-1' (1.7% at the defaults)",
+                                                         "torch, batched Cholesky"), "zscore")}
+    negative_controls = (
+        NegativeControl("d - T0 instead of d - T0 - 1 in the noise term", _noise_without_minus_one),
+        NegativeControl("signal kept psi instead of psi^n", _signal_psi_not_psi_n),
+    )
+
+    def validate(self, p):
+        if p["T0"] > p["d"] - 2:
+            raise ParameterError("T0", f"T0={p['T0']} > d-2={p['d'] - 2}: the over-parametrized regime needs "
+                                       f"T0 <= d - 2 (finite noise term); for T0 >= d+2 see model_collapse.ols")
+
+    def formulas(self, p):
+        return th.overparam_formulas(p["d"], p["T0"], p["sigma0"], p["n"], p["w0_norm_sq"])
+
+    def prove(self, p, formulas):
+        return th.prove_overparam(formulas, p["d"], p["T0"], p["sigma0"], p["n"], p["w0_norm_sq"])
+
+    def symbolic_params(self, p):
+        T0 = sp.Symbol("T0", positive=True, integer=True)
+        return {**p, "T0": T0, "d": T0 + 2 + sp.Symbol("a", nonnegative=True, integer=True),
+                "n": sp.Symbol("n", positive=True, integer=True), "sigma0": sp.Symbol("sigma0", positive=True),
+                "w0_norm_sq": sp.Symbol("w", positive=True)}
+
+    def _args(self, p):
+        return (p["d"], p["T0"], p["sigma0"], p["n"], p["w0_norm_sq"])
+
+    def numeric(self, p, ctx):
+        m = _trials(ctx, 12000, 50000)
+        err, kept = nm.overparam_chain(*self._args(p), m, ctx.rng("numeric"))
+        return Observation({"error": err.mean, "signal_kept": kept.mean}, {"trials": m},
+                           stderr={"error": err.stderr, "signal_kept": kept.stderr},
+                           message=f"{m} chains (numpy)")
+
+    def simulate(self, p, ctx):
+        m = _trials(ctx, 12000, 100000)
+        r = sm.overparam_chain(*self._args(p), m, ctx.seed_for("simulation"), ctx.device)
+        return Observation({"error": r["error"][0], "signal_kept": r["signal_kept"][0]},
+                           {"trials": r["trials"], "device": r["device"]},
+                           stderr={"error": r["error"][1], "signal_kept": r["signal_kept"][1]},
+                           message=f"{r['trials']} chains in one batched torch program on {r['device']}")
