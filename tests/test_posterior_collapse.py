@@ -1,0 +1,105 @@
+"""posterior_collapse.*: both sides of the collapse threshold, the controls, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collapsekit import registry
+from collapsekit.claim import ParameterError
+from collapsekit.runner import run_claim
+from numerics import posterior_collapse as nm
+from simulations import posterior_collapse as sm
+from theory import posterior_collapse as th
+
+VAE = registry.get("posterior_collapse.linear_vae")
+
+
+@pytest.mark.parametrize("overrides,active", [
+    ({"beta": 6.0}, 1),                         # threshold 2.4: only lambda_1 = 4 survives
+    ({"beta": 1.0}, 4),                         # threshold 0.4: all q = 4 latents active (tight ELBO)
+    ({"sigma2": 0.2, "beta": 2.0}, 4),          # the same threshold moved by sigma^2 instead of beta
+])
+def test_both_sides_of_the_threshold(overrides, active):
+    r = run_claim(VAE, overrides, device="cpu")
+    for kind in ("symbolic", "numeric", "simulation"):
+        assert r.checks[kind].status == "pass", (kind, r.checks[kind].message)
+    assert r.observed["numeric.active"] == active == r.observed["simulation.active"]
+
+
+def test_defaults_have_a_latent_between_sigma2_and_beta_sigma2():
+    # lambda_4 = 0.5 lies in (sigma^2, beta sigma^2] = (0.4, 0.8]: every control changes a prediction
+    r = run_claim(VAE, {}, device="cpu")
+    assert r.status == "pass"
+    assert r.observed["numeric.active"] == 3
+    for control in r.checks["negative_control"].detail["controls"]:
+        assert all(control["rejected_by"].values()), control
+
+
+def test_beta_one_elbo_is_the_ppca_log_likelihood():
+    lams = th.spectrum(6, 4, 0.5)
+    f = th.vae_formulas(lams, 4, 0.4, 1)
+    assert abs(float(f["elbo"] - th.ppca_loglik(lams, 4, 0.4))) < 1e-25
+    f2 = th.vae_formulas(lams, 4, 0.4, 2)
+    assert float(f2["elbo"]) < float(th.ppca_loglik(lams, 4, 0.4))     # beta > 1: strictly below
+
+
+def test_a_wrong_threshold_is_refuted_by_the_proof():
+    lams = th.spectrum(6, 4, 0.5)
+    bad = th.vae_formulas(lams, 4, 0.4, 2, threshold=th.exact(0.4))
+    assert not all(o.ok for o in th.prove_vae(bad, lams, 4, 0.4, 2))
+    assert all(o.ok for o in th.generic_obligations())
+
+
+def test_numeric_gradient_is_exact():
+    from scipy.optimize import check_grad
+    rng = np.random.default_rng(0)
+    S = np.cov(rng.standard_normal((5, 30)))
+    x = rng.standard_normal(2 * 5 * 3 + 3)
+    err = check_grad(lambda y: nm.neg_elbo(y, S, 3, 0.3, 1.5)[0], lambda y: nm.neg_elbo(y, S, 3, 0.3, 1.5)[1], x)
+    assert err < 1e-4 * np.linalg.norm(nm.neg_elbo(x, S, 3, 0.3, 1.5)[1])
+
+
+def test_sgd_finds_the_same_active_latents_roughly():
+    spec = nm.geometric_spectrum(6, 4.0, 0.5)
+    r = sm.train_sgd(spec, 4, 0.4, 6.0, seed=0, device="cpu")
+    assert np.sum(r["w_norm_sq"] > 0.1 * 2.4) == 1
+    assert abs(r["w_norm_sq"][0] - 1.6) < 0.1          # Monte-Carlo SGD: a loose sanity bound only
+
+
+@pytest.mark.parametrize("overrides,param", [({"q": 7}, "q"), ({"d": 0}, "d"), ({"sigma2": -1.0}, "sigma2"),
+                                             ({"beta": 0.0}, "beta"), ({"rho": 1.5}, "rho"),
+                                             ({"beta": 2.5}, "beta"), ({"K": 3}, "K")])
+def test_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        VAE.resolve(overrides)
+    assert err.value.name == param
+
+
+CVAE = registry.get("posterior_collapse.cvae")
+
+
+@pytest.mark.parametrize("overrides,active", [({"beta": 6.0}, 1), ({"beta": 1.0, "corr": 0.0}, 4),
+                                              ({"eta2": 0.2, "dx": 2}, 4)])
+def test_cvae_both_sides_of_the_threshold(overrides, active):
+    r = run_claim(CVAE, overrides, device="cpu")
+    for kind in ("symbolic", "numeric", "simulation"):
+        assert r.checks[kind].status == "pass", (kind, r.checks[kind].message)
+    assert r.observed["numeric.active"] == active == r.observed["simulation.active"]
+
+
+def test_cvae_uses_the_schur_complement_not_the_output_variances():
+    S, theta = th.cvae_covariance(3, 4, 1.5, 4, 0.5)
+    assert th.schur(S, 3) == __import__("sympy").diag(*theta)
+    assert all(S[3 + i, 3 + i] > theta[i] for i in range(4))      # correlation inflates Var(y_j)
+    r = run_claim(CVAE, {}, device="cpu")
+    assert r.status == "pass"
+    names = [c["name"] for c in r.checks["negative_control"].detail["controls"]]
+    assert any("correlation ignored" in n for n in names)
+
+
+@pytest.mark.parametrize("overrides,param", [({"q": 5}, "q"), ({"eta2": 0.0}, "eta2"), ({"beta": 2.5}, "beta"),
+                                             ({"corr": -1.0}, "corr"), ({"dx": 0}, "dx")])
+def test_cvae_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        CVAE.resolve(overrides)
+    assert err.value.name == param
