@@ -1,2 +1,14 @@
 """Importing this package registers every claim."""
-from collapsekit.claims import dyn, etf, model_collapse, posterior_collapse, ssl, ufm_ce, ufm_mse, ufm_sdp  # noqa: F401
+from collapsekit.claims import (  # noqa: F401
+    dyn,
+    etf,
+    model_collapse,
+    model_collapse_accumulate,
+    model_collapse_gaussian,
+    model_collapse_mixing,
+    posterior_collapse,
+    ssl,
+    ufm_ce,
+    ufm_mse,
+    ufm_sdp,
+)
