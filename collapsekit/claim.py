@@ -163,6 +163,10 @@ class Context:
     def rng(self, check: str) -> np.random.Generator:
         return np.random.default_rng(self.seed_for(check))
 
+    def by_profile(self, quick, full):
+        """The quick profile's value (sized for 2 CPU cores) or the full profile's."""
+        return quick if self.profile == "quick" else full
+
 
 class Claim:
     """Base class of every claim.  Subclasses fill in the class attributes."""

@@ -25,3 +25,27 @@ def resolve_device(device: str | torch.device | None) -> torch.device | None:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device {device!r} is not supported (use 'auto', 'cpu' or 'cuda')")
     return dev
+
+
+class cpu_threads:
+    """``with cpu_threads(device):`` runs the block on one intra-op CPU thread (a no-op off
+    the CPU, or when ``enabled`` is False) and restores the thread count afterwards.
+
+    For tiny tensors each op is microseconds of arithmetic, and on a loaded 2-core machine
+    thread wake-ups cost 20–100× that (measured: 24 ms vs 0.26 ms per UFM gradient at
+    K=10, d=12, n=5; 122 s vs 2.8 s for the linear-VAE simulation)."""
+
+    def __init__(self, device: torch.device | None, enabled: bool = True):
+        self.active = enabled and device is not None and torch.device(device).type == "cpu"
+        self.before = None
+
+    def __enter__(self):
+        if self.active:
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None:
+            torch.set_num_threads(self.before)
+        return False

@@ -16,20 +16,13 @@ import math
 import numpy as np
 import torch
 
-from simulations.device import resolve_device
+from simulations.device import cpu_threads, resolve_device
 
 
 def _single_thread(fn, dev: torch.device, *args):
-    """Run fn on one CPU thread: tiny tensors, and several threads on a busy 2-core machine
-    cost ~50x in spin-waits (measured: 122 s vs 2.8 s for the default simulation)."""
-    if dev.type != "cpu":
+    """Run fn on one CPU thread (tiny tensors; see simulations.device.cpu_threads)."""
+    with cpu_threads(dev):
         return fn(*args)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return fn(*args)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _data(spectrum: np.ndarray, n: int, gen: torch.Generator) -> torch.Tensor:

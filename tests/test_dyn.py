@@ -13,6 +13,7 @@ from collapsekit.claim import ParameterError, evaluate
 from collapsekit.claims import dyn
 from collapsekit.runner import compare, run_claim
 from simulations import ufm as engine
+from simulations.device import cpu_threads
 from theory import dynamics as th
 from theory.proof import all_proved
 
@@ -167,7 +168,7 @@ def test_engine_global_error_against_rtol():
     x0 = u.pack(u.tensor(W0[None]), u.tensor(H0[None]))
     errors = []
     for rtol in (1e-6, 1e-8, 1e-10):
-        with dyn._small_problem_threads(u):
+        with cpu_threads(u.device):
             tr = engine.flow(u, x0, times, rtol=rtol, atol=rtol * 1e-2)
         W = tr.x[:, 0, :u.sizes[0]].reshape(-1, u.K, u.d)
         H = tr.x[:, 0, u.sizes[0]:u.sizes[0] + u.sizes[1]].reshape(-1, u.d, u.K, u.counts[0]).mean(-1)

@@ -53,3 +53,13 @@ def test_cuda_matches_cpu():
     b = sphere_descent(exp_energy(), 5, 5, starts=2, seed=3, device="cuda")
     assert b.device.startswith("cuda") and b.converged
     assert np.allclose(a.energy, b.energy, atol=1e-10)
+
+
+def test_cpu_threads_restores_the_thread_count():
+    from simulations.device import cpu_threads
+    before = torch.get_num_threads()
+    with cpu_threads(torch.device("cpu")):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads(torch.device("cpu"), enabled=False):
+        assert torch.get_num_threads() == before

@@ -31,7 +31,7 @@ from sympy.core.evalf import prec_to_dps
 from sympy.matrices.expressions import MatAdd, MatMul, MatrixExpr, ZeroMatrix
 
 from theory.algebra import IJ, identity
-from theory.proof import Obligation
+from theory.proof import Obligation, exact
 from theory.proof import zero as _proof_zero
 
 # ----------------------------------------------------------------------------- helpers
@@ -43,16 +43,6 @@ t_sym = sp.Symbol("t", nonnegative=True)
 K_gen, n_gen = sp.symbols("K n", positive=True)
 lam_gen = sp.Symbol("lambda", positive=True)
 p0_gen = sp.Symbol("p_0", positive=True)
-
-
-def exact(x) -> sp.Expr:
-    """A parameter as an exact number: ints stay ints, floats become the decimal they print as
-    (0.05 → 1/20, the value the user typed); sympy expressions pass through."""
-    if isinstance(x, sp.Basic):
-        return x
-    if isinstance(x, int):
-        return sp.Integer(x)
-    return sp.Rational(repr(float(x)))
 
 
 def sample_times(T, J: int) -> list[sp.Expr]:

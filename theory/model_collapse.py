@@ -15,22 +15,17 @@ density to get E[1/χ²_ν] = 1/(ν − 2), finite iff ν > 2, i.e. T ≥ d + 2.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
-from theory.proof import Obligation, positive, zero
+from theory.proof import Obligation, exact, positive, zero
 
 x_ = sp.Symbol("x", positive=True)
 nu_ = sp.Symbol("nu", positive=True)
 
 
-def exact(value) -> sp.Expr:
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    return sp.Rational(repr(float(value)))
-
-
+@lru_cache(maxsize=1)
 def inverse_chi2_mean() -> sp.Expr:
     """E[1/S], S ~ χ²_ν, by integrating the density (convergent for ν > 2)."""
     density = x_ ** (nu_ / 2 - 1) * sp.exp(-x_ / 2) / (2 ** (nu_ / 2) * sp.gamma(nu_ / 2))

@@ -19,27 +19,14 @@ inverse-Wishart lemma (theory.model_collapse) gives E tr((XᵀX)⁻¹) = d/(T �
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import sympy as sp
 
-from theory.model_collapse import exact, inverse_chi2_mean, nu_
-from theory.proof import Obligation, positive, zero
+from theory.model_collapse import inverse_chi2_mean, nu_, trace_inverse_wishart
+from theory.proof import Obligation, exact, positive, zero
 
 _i = sp.Symbol("i", integer=True, positive=True)
 _j = sp.Symbol("j", integer=True, positive=True)
 _k = sp.Symbol("k", integer=True, positive=True)
-
-
-@lru_cache(maxsize=1)
-def _inverse_chi2_mean() -> sp.Expr:
-    """theory.model_collapse.inverse_chi2_mean (the χ² density integrated by sympy), computed once."""
-    return inverse_chi2_mean()
-
-
-def trace_inverse_wishart(d, T) -> sp.Expr:
-    """E tr((XᵀX)⁻¹) = d · E[1/χ²_{T−d+1}] (as in theory.model_collapse)."""
-    return d * _inverse_chi2_mean().subs(nu_, T - d + 1)
 
 
 def accumulate_formulas(d, T, sigma, n) -> dict[str, sp.Expr]:
@@ -64,7 +51,7 @@ def prove_accumulate(f, d, T, sigma, n) -> list[Obligation]:
     growing_cov = (_i * G).inv() * (_i * G) * (_i * G).inv() - G.inv() / _i
     tail = sp.pi ** 2 / 6 - sp.harmonic(n, 2).rewrite(sp.polygamma)   # = polygamma(1, n+1)
     return [
-        zero("E[1/chi2_nu] = 1/(nu - 2) (density integrated by sympy)", _inverse_chi2_mean() - 1 / (nu_ - 2)),
+        zero("E[1/chi2_nu] = 1/(nu - 2) (density integrated by sympy)", inverse_chi2_mean() - 1 / (nu_ - 2)),
         positive("T >= d + 2: the integral converges (nu - 2 = T - d - 1 > 0)", T - d - 1),
         zero("accumulate: coefficient of E_j in the averaged normal equations is 1/j (symbolic n)",
              sp.simplify(coeff)),

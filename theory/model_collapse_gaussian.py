@@ -19,8 +19,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.model_collapse import exact
-from theory.proof import Obligation, positive, zero
+from theory.proof import Obligation, exact, positive, zero
 
 _x = sp.Symbol("x", positive=True)
 _nu = sp.Symbol("nu", positive=True)

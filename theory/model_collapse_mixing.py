@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory.model_collapse import exact
-from theory.proof import Obligation, positive, zero
+from theory.proof import Obligation, exact, positive, zero
 
 _w = sp.Symbol("w", positive=True)
 

@@ -22,18 +22,10 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.proof import Obligation, nonnegative, positive, zero
+from theory.proof import Obligation, exact, nonnegative, positive, zero
 
 w_, v_, D_ = sp.symbols("w v D", real=True)
 lam_, s2_, beta_, delta_, t_ = sp.symbols("lambda sigma2 beta delta t", positive=True)
-
-
-def exact(value) -> sp.Expr:
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    return sp.Rational(repr(float(value)))
 
 
 def spectrum(d: int, lam1, rho) -> list[sp.Expr]:

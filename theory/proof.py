@@ -32,6 +32,18 @@ class Obligation:
         return f"{self.name}: {sp.sstr(self.expr)} {self.relation}  [{verdict}]"
 
 
+def exact(value) -> sp.Expr:
+    """A parameter as an exact sympy number: ints stay ints, floats become the decimal they
+    print as (0.005 → 1/200, the value the user typed); sympy expressions pass through."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    return sp.Rational(repr(float(value)))
+
+
 def _decide_zero(expr: sp.Expr) -> bool | None:
     simplified = sp.simplify(sp.nsimplify(expr) if expr.is_Float else expr)
     if simplified == 0:

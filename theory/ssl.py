@@ -18,18 +18,10 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory.proof import Obligation, positive, zero
+from theory.proof import Obligation, exact, positive, zero
 
 P = sp.Symbol("p", real=True)
 Q = sp.Symbol("q", real=True)
-
-
-def exact(value) -> sp.Expr:
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    return sp.Rational(repr(float(value)))
 
 
 def _mat(name: str, n: int = 2) -> sp.Matrix:

@@ -22,7 +22,7 @@ import sympy as sp
 
 from theory import algebra
 from theory.etf import K_SYMBOLIC
-from theory.proof import Obligation, nonnegative, positive, zero
+from theory.proof import Obligation, exact, nonnegative, positive, zero
 
 x_sym = sp.Symbol("x", positive=True)
 s_sym = sp.Symbol("s", positive=True)
@@ -30,15 +30,6 @@ s0_sym = sp.Symbol("s", nonnegative=True)
 n_sym = sp.Symbol("n", positive=True, integer=True)
 lamW_sym = sp.Symbol("lambda_W", positive=True)
 lamb_sym = sp.Symbol("lambda_b", positive=True)
-
-
-def exact(value) -> sp.Expr:
-    """A float parameter as the exact rational its shortest decimal spells (5e-3 → 1/200)."""
-    if isinstance(value, sp.Basic):
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    return sp.Rational(repr(float(value)))
 
 
 def symbolic_params(branch_nonzero: bool) -> dict:

@@ -32,22 +32,13 @@ import sympy as sp
 
 from theory.algebra import IJ, centering, identity, ones
 from theory.etf import helmert_basis
-from theory.proof import Obligation, nonnegative, positive, zero
+from theory.proof import Obligation, exact, nonnegative, positive, zero
 
 #: Concrete K up to this bound also get explicit-matrix least-squares proofs (central path).
 EXPLICIT_LS_K_MAX = 5
 
 
 # --------------------------------------------------------------------------- helpers
-def exact(x) -> sp.Expr:
-    """A parameter as an exact sympy number: floats as the decimal they print as."""
-    if isinstance(x, sp.Basic):
-        return x
-    if isinstance(x, bool):
-        raise TypeError(f"{x!r} is not a number")
-    if isinstance(x, int):
-        return sp.Integer(x)
-    return sp.Rational(repr(float(x)))
 
 
 def pos_part(x) -> sp.Expr:

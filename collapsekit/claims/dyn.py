@@ -23,7 +23,6 @@ The measured error is ≤ 1e-9 (tests/test_dyn.py measures it against rtol).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import sympy as sp
@@ -34,6 +33,7 @@ from collapsekit.claim import Claim, NegativeControl, Observation, Param, Parame
 from collapsekit.registry import register
 from numerics.ufm import Problem
 from simulations import ufm as engine
+from simulations.device import cpu_threads
 from theory import dynamics as th
 
 #: sample times per trajectory (t_j = jT/J, j = 1..J)
@@ -91,24 +91,8 @@ def _ivp(problem: Problem, v0: np.ndarray, times: np.ndarray):
     return np.stack(states), ok, info
 
 
-@contextmanager
-def _small_problem_threads(u: engine.UFM):
-    """One intra-op CPU thread for these tiny problems (S·P of a few thousand): every step is a
-    few microsecond-sized products, and on a loaded 2-core machine thread wake-ups cost ~100×
-    the arithmetic (measured: 24 ms vs 0.26 ms per gradient at K=10, d=12, n=5)."""
-    if u.device.type != "cpu" or u.S * u.P > 100_000:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _flow(u: engine.UFM, x0: torch.Tensor, times) -> engine.Trajectory:
-    with _small_problem_threads(u):
+    with cpu_threads(u.device, enabled=u.S * u.P <= 100_000):     # tiny problems: one thread
         return engine.flow(u, x0, times)
 
 

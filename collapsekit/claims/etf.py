@@ -6,7 +6,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from collapsekit.claim import Claim, Context, NegativeControl, Observation, Param, ParameterError, Source, Tolerance
+from collapsekit.claim import Claim, NegativeControl, Observation, Param, ParameterError, Source, Tolerance
 from collapsekit.registry import register
 from numerics import etf as num
 from simulations import sphere
@@ -19,10 +19,6 @@ SIM_RANK_RTOL = 1e-6
 
 def _K(maximum: int, default: int = 4) -> Param:
     return Param("K", int, default, "number of classes (vectors)", minimum=2, maximum=maximum)
-
-
-def _starts(ctx: Context, quick: int, full: int) -> int:
-    return quick if ctx.profile == "quick" else full
 
 
 def _flow_observation(result: sphere.FlowResult, values: dict) -> Observation:
@@ -92,7 +88,7 @@ class SimplexETF(_SimplexDims):
         return Observation(num.measure_frame(X), {"construction": "eigenvectors of I - J/K, Haar rotation into R^d"})
 
     def simulate(self, p, ctx):
-        r = sphere.sphere_descent(sphere.exp_energy(1.0), p["K"], p["d"], starts=_starts(ctx, 2, 8),
+        r = sphere.sphere_descent(sphere.exp_energy(1.0), p["K"], p["d"], starts=ctx.by_profile(2, 8),
                                   seed=ctx.seed_for("simulation"), device=ctx.device)
         return _flow_observation(r, num.measure_frame(r.X[r.best], rank_rtol=SIM_RANK_RTOL))
 
@@ -142,7 +138,7 @@ class MaxMinAngle(_SimplexDims):
                                    f"primal residual {cert.primal_residual:.1e}")
 
     def simulate(self, p, ctx):
-        r = sphere.sphere_descent(sphere.exp_energy(1.0), p["K"], p["d"], starts=_starts(ctx, 3, 8),
+        r = sphere.sphere_descent(sphere.exp_energy(1.0), p["K"], p["d"], starts=ctx.by_profile(3, 8),
                                   seed=ctx.seed_for("simulation"), device=ctx.device)
         G = r.X[r.best].T @ r.X[r.best]
         every_start = np.array([num.offdiag(x.T @ x).max() for x in r.X])
@@ -194,13 +190,13 @@ class OrthogonalFrame(_SymbolicK):
                 "gram_offdiag": num.offdiag(G), "gram_rank": float(num.numerical_rank(X, SIM_RANK_RTOL))}
 
     def numeric(self, p, ctx):
-        opt = num.min_frame_potential(p["K"], p["d"], ctx.rng("numeric"), starts=_starts(ctx, 3, 8))
+        opt = num.min_frame_potential(p["K"], p["d"], ctx.rng("numeric"), starts=ctx.by_profile(3, 8))
         ok = opt.info["grad_norm"] <= 1e-6
         return Observation(self._values(opt.X, opt.info["values"]), opt.info, converged=ok,
                            message=f"L-BFGS, {opt.info['starts']} starts, grad norm {opt.info['grad_norm']:.1e}")
 
     def simulate(self, p, ctx):
-        r = sphere.sphere_descent(sphere.frame_potential, p["K"], p["d"], starts=_starts(ctx, 3, 8),
+        r = sphere.sphere_descent(sphere.frame_potential, p["K"], p["d"], starts=ctx.by_profile(3, 8),
                                   seed=ctx.seed_for("simulation"), device=ctx.device)
         return _flow_observation(r, self._values(r.X[r.best], r.energy))
 
@@ -252,7 +248,7 @@ class SphericalCode(Claim):
         if p["K"] * p["d"] > budget:
             return Observation({}, skip=f"d*K = {p['d'] * p['K']} variables exceed the SLSQP budget of the "
                                          f"{ctx.profile} profile ({budget}); no independent optimum computed")
-        opt = num.best_spherical_code(p["K"], p["d"], ctx.rng("numeric"), starts=_starts(ctx, 6, 16))
+        opt = num.best_spherical_code(p["K"], p["d"], ctx.rng("numeric"), starts=ctx.by_profile(6, 16))
         regime = th.spherical_code_regime(p["K"], p["d"])
         skip = None if regime != "open" else (
             f"no closed form for K={p['K']}, d={p['d']}: best max cosine found {opt.value:.10f} "
@@ -263,7 +259,7 @@ class SphericalCode(Claim):
     def simulate(self, p, ctx):
         K, d = p["K"], p["d"]
         tau = 1.0 if d > 2 else min(1.0, 20 / K**2)   # resolve neighbours on the circle
-        r = sphere.sphere_descent(sphere.exp_energy(tau), K, d, starts=_starts(ctx, 3, 8),
+        r = sphere.sphere_descent(sphere.exp_energy(tau), K, d, starts=ctx.by_profile(3, 8),
                                   seed=ctx.seed_for("simulation"), device=ctx.device)
         X = r.X[r.best]
         obs = _flow_observation(r, {"max_cos": num.offdiag(X.T @ X).max()})

@@ -18,10 +18,6 @@ def _mc_why(trials: int, control: str, route: str) -> str:
             f"so {control} is >= 7 standard errors away ({route})")
 
 
-def _trials(ctx, quick: int, full: int) -> int:
-    return quick if ctx.profile == "quick" else full
-
-
 def _drop_minus_one(p, f):
     d, T, T0, n = (sp.sympify(p[k]) for k in ("d", "T", "T0", "n"))
     s2, s02 = th.exact(p["sigma"]) ** 2, th.exact(p["sigma0"]) ** 2
@@ -87,7 +83,7 @@ class OLSCollapse(Claim):
         return (p["d"], p["T"], p["T0"], p["sigma"], p["sigma0"])
 
     def numeric(self, p, ctx):
-        spec, rng, m = nm.power_spectrum(p["d"], p["alpha"]), ctx.rng("numeric"), _trials(ctx, 8000, 40000)
+        spec, rng, m = nm.power_spectrum(p["d"], p["alpha"]), ctx.rng("numeric"), ctx.by_profile(8000, 40000)
         full = nm.ols_chain(*self._args(p), p["n"], spec, m, rng)
         clean = nm.ols_chain(*self._args(p), 0, spec, m, rng)
         return Observation({"test_error": full.mean, "clean_error": clean.mean},
@@ -96,7 +92,7 @@ class OLSCollapse(Claim):
                            message=f"{m} chains per quantity (numpy)")
 
     def simulate(self, p, ctx):
-        spec, m = nm.power_spectrum(p["d"], p["alpha"]), _trials(ctx, 8000, 100000)
+        spec, m = nm.power_spectrum(p["d"], p["alpha"]), ctx.by_profile(8000, 100000)
         seed = ctx.seed_for("simulation")
         mean, se, trials, dev = sm.ols_chain(*self._args(p), p["n"], spec, m, seed, ctx.device)
         cmean, cse, _, _ = sm.ols_chain(*self._args(p), 0, spec, m, seed + 1, ctx.device)
@@ -163,14 +159,14 @@ class OverparamCollapse(Claim):
         return (p["d"], p["T0"], p["sigma0"], p["n"], p["w0_norm_sq"])
 
     def numeric(self, p, ctx):
-        m = _trials(ctx, 12000, 50000)
+        m = ctx.by_profile(12000, 50000)
         err, kept = nm.overparam_chain(*self._args(p), m, ctx.rng("numeric"))
         return Observation({"error": err.mean, "signal_kept": kept.mean}, {"trials": m},
                            stderr={"error": err.stderr, "signal_kept": kept.stderr},
                            message=f"{m} chains (numpy)")
 
     def simulate(self, p, ctx):
-        m = _trials(ctx, 12000, 100000)
+        m = ctx.by_profile(12000, 100000)
         r = sm.overparam_chain(*self._args(p), m, ctx.seed_for("simulation"), ctx.device)
         return Observation({"error": r["error"][0], "signal_kept": r["signal_kept"][0]},
                            {"trials": r["trials"], "device": r["device"]},

@@ -8,7 +8,7 @@ from collapsekit.registry import register
 from numerics import model_collapse_accumulate as nm
 from simulations import model_collapse_accumulate as sm
 from theory import model_collapse_accumulate as th
-from theory.model_collapse import exact
+from theory.proof import exact
 
 Z_TOL = 4.5
 MC_WHY = ("Monte-Carlo: |mean - prediction| <= 4.5 measured standard errors (a false failure has probability "
@@ -95,14 +95,14 @@ class AccumulateCollapse(Claim):
                            stderr={names[k]: v for k, v in stderrs.items()}, message=message)
 
     def numeric(self, p, ctx):
-        m = QUICK if ctx.profile == "quick" else FULL
+        m = ctx.by_profile(QUICK, FULL)
         r = nm.accumulate_chains(p["d"], p["T"], p["sigma"], p["n"], m, ctx.rng("numeric"))
         return self._observation({k: v.mean for k, v in r.items()}, {k: v.stderr for k, v in r.items()},
                                  {"trials": m, "method": "numpy normal equations of the stacked blocks"},
                                  f"{m} chains per scheme (numpy)")
 
     def simulate(self, p, ctx):
-        m = QUICK if ctx.profile == "quick" else FULL
+        m = ctx.by_profile(QUICK, FULL)
         r = sm.accumulate_chains(p["d"], p["T"], p["sigma"], p["n"], m, ctx.seed_for("simulation"), ctx.device)
         schemes = ("replace", "accumulate", "growing")
         return self._observation({k: r[k][0] for k in schemes}, {k: r[k][1] for k in schemes},

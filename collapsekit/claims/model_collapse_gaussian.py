@@ -8,7 +8,7 @@ from collapsekit.registry import register
 from numerics import model_collapse_gaussian as nm
 from simulations import model_collapse_gaussian as sm
 from theory import model_collapse_gaussian as th
-from theory.model_collapse import exact
+from theory.proof import exact
 
 Z_TOL = 4.5
 MC_WHY = ("Monte-Carlo: |mean - prediction| <= 4.5 measured standard errors (false failure ~7e-6 per quantity); "
@@ -82,13 +82,13 @@ class GaussianCollapse(Claim):
                 "sigma": sp.Symbol("sigma", positive=True)}
 
     def numeric(self, p, ctx):
-        m = QUICK if ctx.profile == "quick" else FULL
+        m = ctx.by_profile(QUICK, FULL)
         r = nm.gaussian_chains(p["M"], p["n"], p["sigma"], m, ctx.rng("numeric"))
         return Observation({k: v.mean for k, v in r.items()}, {"trials": m, "method": "numpy chains"},
                            stderr={k: v.stderr for k, v in r.items()}, message=f"{m} chains (numpy)")
 
     def simulate(self, p, ctx):
-        m = QUICK if ctx.profile == "quick" else FULL
+        m = ctx.by_profile(QUICK, FULL)
         r = sm.gaussian_chains(p["M"], p["n"], p["sigma"], m, ctx.seed_for("simulation"), ctx.device)
         names = [k for k in r if k not in ("trials", "device")]
         return Observation({k: r[k][0] for k in names}, {"trials": r["trials"], "device": r["device"]},

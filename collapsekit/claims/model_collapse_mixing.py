@@ -10,7 +10,7 @@ from collapsekit.registry import register
 from numerics import model_collapse_mixing as nm
 from simulations import model_collapse_mixing as sm
 from theory import model_collapse_mixing as th
-from theory.model_collapse import exact
+from theory.proof import exact
 
 QUICK, FULL = 40000, 400000
 
@@ -83,7 +83,7 @@ class MixingCollapse(Claim):
                            converged=ok, message=f"numerical argmin w = {w_star:.12f}")
 
     def simulate(self, p, ctx):
-        m = QUICK if ctx.profile == "quick" else FULL
+        m = ctx.by_profile(QUICK, FULL)
         seed = ctx.seed_for("simulation")
         w_claimed = (math.sqrt(5) - 1) / 2          # the claimed optimum, where the optimal error is measured
         e, se, trials, dev = sm.mixing_chain(p["w"], p["sigma"], p["N"], p["t"], m, seed, ctx.device)

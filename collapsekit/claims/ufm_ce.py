@@ -6,8 +6,6 @@ Objective, for every claim here (Zhu et al. 2021, Eq. (3); the 1/N and the λ/2 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import sympy as sp
 
@@ -31,10 +29,6 @@ def ufm_params(K_max: int = 64, lam: float = 5e-3) -> tuple[Param, ...]:
             Param("lambda_W", float, lam, "weight decay on W (> 0)", minimum=0.0),
             Param("lambda_H", float, lam, "weight decay on H (> 0)", minimum=0.0),
             Param("lambda_b", float, lam, "weight decay on b (>= 0; 0 leaves b free)", minimum=0.0))
-
-
-def _starts(ctx, quick: int, full: int) -> int:
-    return quick if ctx.profile == "quick" else full
 
 
 def measure(problem: nu.Problem, W: np.ndarray, H: np.ndarray, b: np.ndarray, nonzero: bool) -> dict:
@@ -131,13 +125,13 @@ class CEBalanced(_BalancedCE):
 
     def numeric(self, p, ctx):
         prob = self.problem(p)
-        r = nu.lbfgs_multistart(prob, ctx.rng("numeric"), starts=_starts(ctx, 3, 8), gtol=1e-9)
+        r = nu.lbfgs_multistart(prob, ctx.rng("numeric"), starts=ctx.by_profile(3, 8), gtol=1e-9)
         values = {"loss": r.values, **measure(prob, r.W, r.H, r.b, th.nonzero_branch(p))}
         return Observation(values, r.info, converged=r.converged,
                            message=f"scipy L-BFGS, {r.info['starts']} starts, grad norm {r.info['grad_norm']:.1e}")
 
     def simulate(self, p, ctx):
-        u = self.engine(p, ctx, _starts(ctx, 4, 16))
+        u = self.engine(p, ctx, ctx.by_profile(4, 16))
         r = su.minimize(u, u.init(ctx.seed_for("simulation")), gtol=1e-11)
         W, H, b = (t.cpu().numpy() for t in u.unpack(r.x))
         s = int(np.argmin(r.f))
@@ -196,7 +190,7 @@ class CELandscape(_BalancedCE):
 
     def numeric(self, p, ctx):
         prob = self.problem(p)
-        r = nu.lbfgs_multistart(prob, ctx.rng("numeric"), starts=_starts(ctx, 8, 32), gtol=1e-9)
+        r = nu.lbfgs_multistart(prob, ctx.rng("numeric"), starts=ctx.by_profile(8, 32), gtol=1e-9)
         wh = prob.size - prob.K                                  # the (W, H) block; b's block is PSD
         eig = float(np.linalg.eigvalsh(_fd_hessian(prob, np.zeros(prob.size))[:wh, :wh])[0])
         return Observation({"loss": r.values, "origin_min_eig": eig}, {**r.info, "origin_min_eig": eig},
@@ -205,7 +199,7 @@ class CELandscape(_BalancedCE):
                                    f"finite-difference Hessian at 0")
 
     def simulate(self, p, ctx):
-        u = self.engine(p, ctx, _starts(ctx, 16, 64))
+        u = self.engine(p, ctx, ctx.by_profile(16, 64))
         r = su.minimize(u, u.init(ctx.seed_for("simulation")), gtol=1e-11)
         zero = u.pack(*(0 * t for t in u.unpack(u.init(0))))[:1].expand(u.S, -1)
         wh = u.P - u.K

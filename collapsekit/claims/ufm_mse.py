@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from collapsekit.claim import Claim, Context, NegativeControl, Observation, Param, ParameterError, Source, Tolerance
+from collapsekit.claim import Claim, NegativeControl, Observation, Param, ParameterError, Source, Tolerance
 from collapsekit.registry import register
 from numerics.ufm import Problem, lbfgs_multistart
 from simulations.ufm import UFM, flow, minimize
@@ -38,10 +38,6 @@ CONVERGED_GRAD = 1e-10
 SIM_RESTARTS = 3
 #: A Gram entry below this (relative to the largest) is "zero": no angle is measured.
 TINY = 1e-12
-
-
-def _starts(ctx: Context, quick: int, full: int) -> int:
-    return quick if ctx.profile == "quick" else full
 
 
 def _positive(p, *names):
@@ -171,7 +167,7 @@ class _RegularizedMSE(Claim):
     def numeric(self, p, ctx):
         K, n, lW, lH, lb, bias = self._args(p)
         prob = Problem.make("mse", K, p["d"], n, lW, lH, lb, bias)
-        ms = lbfgs_multistart(prob, ctx.rng("numeric"), starts=_starts(ctx, 2, 6), gtol=TARGET_GTOL)
+        ms = lbfgs_multistart(prob, ctx.rng("numeric"), starts=ctx.by_profile(2, 6), gtol=TARGET_GTOL)
         values = measure(ms.W, ms.H, ms.b if bias else None, K, n)
         values["loss"] = ms.values
         ok = bool(ms.grad_norms.max() <= CONVERGED_GRAD)
@@ -181,7 +177,7 @@ class _RegularizedMSE(Claim):
 
     def simulate(self, p, ctx):
         K, n, lW, lH, lb, bias = self._args(p)
-        S = _starts(ctx, 3, 8)
+        S = ctx.by_profile(3, 8)
         u = UFM("mse", K, p["d"], n, lambda_W=lW, lambda_H=lH, lambda_b=lb, bias=bias, S=S, device=ctx.device)
         r = minimize(u, u.init(ctx.seed_for("simulation")), gtol=TARGET_GTOL, switch=1e-2)
         gd, lb_steps, restarts = r.gd_steps, r.lbfgs_steps, 0
@@ -441,7 +437,7 @@ class StrongCollapse(Claim):
 
     def simulate(self, p, ctx):
         K, n, d = p["K"], p["n"], p["d"]
-        N, S, r = K * n, _starts(ctx, 2, 6), math.sqrt(n)
+        N, S, r = K * n, ctx.by_profile(2, 6), math.sqrt(n)
         u = UFM("mse", K, d, n, bias=True, S=S, device=ctx.device)
         gen = torch.Generator(device="cpu").manual_seed(ctx.seed_for("simulation"))
         G = torch.randn(S, K, d, generator=gen, dtype=torch.float64) * (self.INIT_SCALE / math.sqrt(d))

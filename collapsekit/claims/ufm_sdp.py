@@ -32,10 +32,6 @@ def _exact(x):
     return x if isinstance(x, sp.Basic) else sp.Rational(repr(float(x)))
 
 
-def _starts(ctx, quick: int, full: int) -> int:
-    return quick if ctx.profile == "quick" else full
-
-
 def _differs(a, b) -> bool:
     return sp.simplify(sp.sympify(a) - sp.sympify(b)) != 0
 
@@ -144,7 +140,7 @@ class LayerPeeled(Claim):
 
     def simulate(self, p, ctx):
         K, n, d = p["K"], p["n"], p["d"]
-        r = sim.budget_descent(K, d, n, p["E_W"], p["E_H"], starts=_starts(ctx, 4, 12),
+        r = sim.budget_descent(K, d, n, p["E_W"], p["E_H"], starts=ctx.by_profile(4, 12),
                                seed=ctx.seed_for("simulation"), device=ctx.device)
         labels = np.repeat(np.arange(K), n)
         W, H = r.W, r.H                                             # S×K×d, S×d×N
