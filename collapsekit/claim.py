@@ -109,15 +109,23 @@ class Tolerance:
     ``kind="zscore"``: for Monte-Carlo checks; every compared quantity comes with its
     measured standard error, and |observed − predicted| / stderr <= value (the number
     of standard errors; the sample size behind the stderr is stated by the check).
+
+    ``asymptotic`` (z-score only): for a prediction that is exact only in a limit (a
+    deterministic equivalent), the relative finite-size error it is allowed at the
+    stated sizes; the z-score is then (|observed − predicted| − asymptotic·|predicted|)₊
+    / stderr.  Its ``why`` must say how that error was measured.
     """
 
     value: float
     why: str
     kind: str = "relative"
+    asymptotic: float = 0.0
 
     def __post_init__(self):
         if self.kind not in ("relative", "zscore"):
             raise ValueError(f"Tolerance kind {self.kind!r}: expected 'relative' or 'zscore'")
+        if self.asymptotic < 0 or (self.asymptotic and self.kind != "zscore"):
+            raise ValueError(f"Tolerance asymptotic={self.asymptotic}: a nonnegative allowance, for kind 'zscore' only")
 
 
 @dataclass

@@ -80,13 +80,14 @@ def _jsonable(obj):
 
 
 def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_scale: float,
-            stderr: Mapping[str, Any] | None = None):
+            stderr: Mapping[str, Any] | None = None, asymptotic: float = 0.0):
     """Per quantity, the worst relative error over its observed entries.
 
     Relative to |prediction|, or absolute (over ``zero_scale``) where the
     prediction is exactly 0.  With ``stderr`` (Monte-Carlo checks) every compared
     quantity must have one, and the error is the z-score |x − pred| / stderr; a
-    quantity without a positive finite stderr gets an infinite error.
+    quantity without a positive finite stderr gets an infinite error; ``asymptotic``
+    first forgives a relative finite-size error of that size (see ``Tolerance``).
     Returns (max error, errors, worst observed value).
     """
     errors, worst = {}, {}
@@ -103,7 +104,7 @@ def compare(observed: Mapping[str, Any], predicted: Mapping[str, float], zero_sc
         else:
             denom = abs(pred) if pred != 0 else zero_scale
         with np.errstate(invalid="ignore"):
-            errs = np.abs(arr - pred) / denom
+            errs = np.maximum(np.abs(arr - pred) - asymptotic * abs(pred), 0.0) / denom
         errs = np.where(np.isfinite(errs), errs, np.inf)
         i = int(np.argmax(errs))
         errors[name], worst[name] = float(errs[i]), float(arr[i])
@@ -126,7 +127,7 @@ def _run(fn, *args):
 
 
 def _obligations_json(obligations) -> list[dict[str, Any]]:
-    return [{"name": o.name, "relation": o.relation, "expr": sp.sstr(o.expr), "proved": o.proved}
+    return [{"name": o.name, "relation": o.relation, "expr": o.text(), "proved": o.proved}
             for o in obligations]
 
 
@@ -177,8 +178,11 @@ def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str |
     if tol is None:
         return CheckResult("fail", message=f"claim states no {kind} tolerance", detail=detail, seconds=dt)
     zscore = tol.kind == "zscore"
-    max_err, errors, worst = compare(obs.values, predicted, claim.zero_scale, obs.stderr if zscore else None)
+    max_err, errors, worst = compare(obs.values, predicted, claim.zero_scale, obs.stderr if zscore else None,
+                                     tol.asymptotic)
     detail.update(errors=errors, worst=worst, error_kind="z-score" if zscore else "relative")
+    if tol.asymptotic:
+        detail["asymptotic_allowance"] = tol.asymptotic
     if zscore:
         detail["stderr"] = {k: (np.asarray(v).tolist() if np.ndim(v) == 0 else f"{np.size(v)} values")
                             for k, v in obs.stderr.items()}
@@ -192,6 +196,8 @@ def _observed_check(claim: Claim, kind: str, obs: Observation | None, err: str |
     worst_name = max(errors, key=errors.get)
     msg = (f"max |z| {max_err:.2f} ({worst_name}) {'<=' if ok else '>'} {tol_value:g} standard errors" if zscore
            else f"max rel err {max_err:.2e} ({worst_name}) {'<=' if ok else '>'} tol {tol_value:.1e}")
+    if tol.asymptotic:
+        msg += f" beyond a {tol.asymptotic:.2%} finite-size allowance"
     return CheckResult("pass" if ok else "fail", max_rel_err=max_err, tolerance=tol_value,
                        message=msg + (f"; {obs.message}" if obs.message else ""), detail=detail, seconds=dt)
 
@@ -235,7 +241,7 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
             else:
                 t = claim.tolerances[kind]
                 e, _, _ = compare(observations[kind].values, bad_pred, claim.zero_scale,
-                                  observations[kind].stderr if t.kind == "zscore" else None)
+                                  observations[kind].stderr if t.kind == "zscore" else None, t.asymptotic)
                 tol = t.value
                 rejected[kind] = bool(e > tol)
                 errs[kind] = e

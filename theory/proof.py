@@ -29,7 +29,17 @@ class Obligation:
 
     def describe(self) -> str:
         verdict = {True: "proved", False: "refuted", None: "undecided"}[self.proved]
-        return f"{self.name}: {sp.sstr(self.expr)} {self.relation}  [{verdict}]"
+        return f"{self.name}: {self.text()} {self.relation}  [{verdict}]"
+
+    def text(self, limit: int = 2000) -> str:
+        """The expression as text; a long exact number (e.g. a rational with thousands of
+        digits) is shown to 30 significant digits and labelled so."""
+        if self.expr.is_Number and not self.expr.is_Integer and self.expr.is_Rational:
+            p, q = self.expr.as_numer_denom()
+            if max(int(p).bit_length(), int(q).bit_length()) > 3 * limit:
+                return f"{sp.N(self.expr, 30)} (an exact rational, shown to 30 digits)"
+        text = sp.sstr(self.expr)
+        return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def exact(value) -> sp.Expr:

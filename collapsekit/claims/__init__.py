@@ -6,6 +6,7 @@ from collapsekit.claims import (  # noqa: F401
     model_collapse_accumulate,
     model_collapse_gaussian,
     model_collapse_mixing,
+    model_collapse_ridge,
     posterior_collapse,
     ssl,
     ufm_ce,
