@@ -49,3 +49,21 @@ class cpu_threads:
         if self.before is not None:
             torch.set_num_threads(self.before)
         return False
+
+
+class flush_denormals:
+    """``with flush_denormals():`` treats subnormal floats as zero on the CPU inside the block.
+
+    An eigendecomposition of a nearly diagonal matrix (a sample covariance with T ≫ d) produces
+    eigenvector entries below 1e-308; arithmetic on them is ~10× slower (measured: 3.8 s vs
+    0.3 s for a 300×300 float64 eigh).  Values that small change nothing at float64 precision.
+    torch has no getter for the flag: it is switched off again on exit (torch's default)."""
+
+    def __enter__(self):
+        self.active = torch.set_flush_denormal(True)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            torch.set_flush_denormal(False)
+        return False

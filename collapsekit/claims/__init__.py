@@ -7,6 +7,7 @@ from collapsekit.claims import (  # noqa: F401
     model_collapse_gaussian,
     model_collapse_mixing,
     model_collapse_ridge,
+    model_collapse_scaling,
     posterior_collapse,
     ssl,
     ufm_ce,

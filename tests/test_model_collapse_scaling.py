@@ -1,0 +1,75 @@
+"""model_collapse.scaling: exponents, plateau, controls, the Bartlett designs, and bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from collapsekit import registry
+from collapsekit.claim import ParameterError
+from collapsekit.runner import run_claim
+from numerics import model_collapse_scaling as ns
+from simulations import model_collapse_scaling as ss
+from theory import model_collapse_scaling as th
+
+CLAIM = registry.get("model_collapse.scaling")
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return run_claim(CLAIM, {}, device="cpu")
+
+
+def test_passes_at_the_defaults(default_run):
+    assert default_run.status == "pass", {k: v.message for k, v in default_run.checks.items()}
+
+
+def test_each_negative_control_is_rejected_by_both_routes(default_run):
+    nc = default_run.checks["negative_control"]
+    assert nc.status == "pass" and len(nc.detail["controls"]) == 3
+    for control in nc.detail["controls"]:
+        assert control["errors"]["numeric"] > 0.08 * 2, control
+        assert control["errors"]["simulation"] > 4.5, control
+
+
+def test_the_fitted_exponents_approach_the_continuum_ones_as_d_grows():
+    """Finite-window deviation of the error exponent: 4.8% at d=300 (T=300), smaller at d=1000 (T=1000)."""
+    dev = []
+    for d, T, T0 in ((300, 300, 450), (1000, 1000, 1300)):
+        r = run_claim(CLAIM, {"d": d, "T": T, "T0": T0}, device="cpu", kinds=("numeric",))
+        dev.append(abs(r.observed["numeric.error_exponent"] / r.predicted["error_exponent"] - 1))
+    assert dev[1] < dev[0] < 0.08, dev
+
+
+def test_crossover_splits_the_effective_noise_in_half():
+    d, T0, s, s0, n = 300, 450, 0.1, 0.05, 4
+    Tc = th.crossover(d, T0, s, s0, n)
+    eps = th.effective_noise(Tc, d, T0, s, s0, n)
+    assert float(eps) == pytest.approx(2 * n * s0**2 / (T0 - d - 1), rel=1e-12)
+
+
+def test_bartlett_wishart_has_the_right_mean():
+    rng = np.random.default_rng(0)
+    W = np.array([(lambda A: A @ A.T)(ss.bartlett(4, 9, rng)) for _ in range(4000)])
+    mean, se = W.mean(0), W.std(0, ddof=1) / np.sqrt(len(W))
+    assert np.all(np.abs(mean - 9 * np.eye(4)) < 4.5 * se)
+    with pytest.raises(ValueError, match="T=3"):
+        ss.bartlett(4, 3, rng)
+
+
+def test_design_curves_are_deterministic_and_the_grid_refuses_its_ends():
+    s, w0 = np.arange(1, 21.0) ** -2, np.full(20, 0.2)
+    a = ss.Design(s, w0, 30, np.random.default_rng(1), "cpu").curves(np.logspace(-3, 0, 7), 0.1)
+    b = ss.Design(s, w0, 30, np.random.default_rng(1), "cpu").curves(np.logspace(-3, 0, 7), 0.1)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match="grid"):
+        ss.grid_minimum(np.logspace(-3, 0, 5), np.arange(5.0))
+    with pytest.raises(ValueError, match="bound"):
+        ns.optimal_ridge(s, w0**2, 30, 40, 0.1, 0.05, 1, log_bounds=(-3.0, -2.5))
+
+
+@pytest.mark.parametrize("overrides,param", [({"T0": 301}, "T0"), ({"T": 299}, "T"), ({"n_plateau": 128}, "n_plateau"),
+                                             ({"r": 1.0}, "r"), ({"beta": 1.0}, "beta"), ({"sigma": -1.0}, "sigma")])
+def test_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        CLAIM.resolve(overrides)
+    assert err.value.name == param
