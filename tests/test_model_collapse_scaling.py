@@ -73,3 +73,16 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CLAIM.resolve(overrides)
     assert err.value.name == param
+
+
+@pytest.mark.heavy
+def test_ridge_figure_is_deterministic_and_the_optimum_moves_right():
+    from figures import model_collapse_ridge as fig
+
+    a, b = fig.compute(fig.FIGURE.seed, "cpu"), fig.compute(fig.FIGURE.seed, "cpu")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    stars = [a[f"lam_star/{n}"] for n in fig.NS]
+    assert all(x < y for x, y in zip(stars, stars[1:])), stars
+    # past T_c the synthetic error flattens: its last two points differ by < 5%, the clean ones by > 2x
+    syn, clean = a["T_mc/synthetic"], a["T_mc/clean"]
+    assert syn[-2] / syn[-1] < 1.05 and clean[-2] / clean[-1] > 2
