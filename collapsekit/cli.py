@@ -67,7 +67,9 @@ def run_checks(patterns: list[str] | None, sets: dict[str, str], device: str, pr
 
 def check_all_and_save(path: Path, device: str, profile: str, seed: int) -> tuple[list, dict[str, Any]]:
     """Run every claim and write the JSON payload of ``check --json`` to ``path``."""
-    results = run_checks(None, {}, device, profile, seed, progress=_progress(sys.stderr))
+    progress = _progress(sys.stderr)
+    results = run_checks(None, {}, device, profile, seed, progress=progress)
+    progress.close()
     payload = results_json(results, device, profile, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2))
@@ -100,10 +102,33 @@ def results_json(results, device: str, profile: str, seed: int) -> dict[str, Any
             "claims": [r.to_json() for r in results]}
 
 
-def _progress(stream):
-    def report(i, n, what):
-        print(f"[{i + 1}/{n}] {what} ...", file=stream, flush=True)
-    return report
+class _progress:
+    """Progress of a long loop on ``stream``: a tqdm bar on a terminal (when tqdm is installed),
+    one ``[i/n] what ...`` line per step otherwise (logs, CI)."""
+
+    def __init__(self, stream, unit: str = "claim"):
+        self.stream, self.unit, self.bar = stream, unit, None
+        try:
+            from tqdm import tqdm
+            self._tqdm = tqdm if stream.isatty() else None
+        except ImportError:
+            self._tqdm = None
+
+    def __call__(self, i, n, what):
+        if self._tqdm is None:
+            print(f"[{i + 1}/{n}] {what} ...", file=self.stream, flush=True)
+            return
+        if self.bar is None:
+            self.bar = self._tqdm(total=n, file=self.stream, unit=self.unit, leave=True, dynamic_ncols=True)
+        self.bar.n = i
+        self.bar.set_postfix_str(what)
+        self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.n = self.bar.total
+            self.bar.close()
+            self.bar = None
 
 
 # ---------------------------------------------------------------------------- commands
@@ -125,8 +150,10 @@ def cmd_list(args) -> int:
 def cmd_check(args) -> int:
     device = _device(args.device)
     sets = _parse_sets(args.set)
-    results = run_checks(args.claims, sets, device, args.profile, args.seed,
-                         progress=None if args.json else _progress(sys.stderr))
+    progress = None if args.json else _progress(sys.stderr)
+    results = run_checks(args.claims, sets, device, args.profile, args.seed, progress=progress)
+    if progress:
+        progress.close()
     if args.json:
         print(json.dumps(results_json(results, device, args.profile, args.seed), indent=2))
     else:
@@ -135,13 +162,23 @@ def cmd_check(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from collapsekit.figures import build_figures
+    from collapsekit.figures import build_figures, check_manifest
 
     device = _device(args.device)
+    if args.check:
+        problems = check_manifest(Path(args.out), device, args.ids or None)
+        for line in problems:
+            print(line)
+        print("manifest verified: every file matches its sha256 and every figure is current" if not problems
+              else f"{len(problems)} problem(s)")
+        return EXIT_OK if not problems else EXIT_FAIL
+    progress = _progress(sys.stderr, unit="figure")
     try:
-        manifest = build_figures(args.ids or None, Path(args.out), device=device, log=sys.stderr)
+        manifest = build_figures(args.ids or None, Path(args.out), device=device, use_cache=not args.no_cache,
+                                 progress=progress)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
+    progress.close()
     for fig in manifest["figures"]:
         print(f"{fig['id']}: " + ", ".join(fig["files"]))
     return EXIT_OK
@@ -168,7 +205,9 @@ def cmd_reproduce(args) -> int:
     device = _device(args.device)
     out = Path(args.out)
     results, payload = check_all_and_save(out / "results.json", device, args.profile, args.seed)
-    build_figures(None, Path(args.figures), device=device, log=sys.stderr)
+    progress = _progress(sys.stderr, unit="figure")
+    build_figures(None, Path(args.figures), device=device, use_cache=not args.no_cache, progress=progress)
+    progress.close()
     made = build_appendix(payload, out, Path(args.figures), log=sys.stderr)
     print(format_table(results))
     print(f"\nappendix: {', '.join(str(p) for p in made)}")
@@ -205,9 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("figures", help="regenerate figures (PNG, PDF, data, manifest)",
-                       description="Regenerate figures deterministically from nothing.")
+                       description="Regenerate figures deterministically: compute (or load the cached data, keyed by "
+                                   "the code it depends on), draw PNG and PDF, write manifest.json.")
     p.add_argument("ids", nargs="*", metavar="ID", help="figure ids (default: all)")
     p.add_argument("--out", default="figures/generated", help="output folder (default: figures/generated)")
+    p.add_argument("--check", action="store_true",
+                   help="re-verify the manifest: every file's sha256, and that no figure's code changed since; "
+                        "exit 1 on any problem")
+    p.add_argument("--no-cache", action="store_true", help="recompute every chosen figure, ignoring cached data")
     _common(p, profile=False)
     p.set_defaults(func=cmd_figures)
 
@@ -223,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The main job. Exit 1 when any claim fails.")
     p.add_argument("--out", default="appendix", help="appendix folder (default: appendix)")
     p.add_argument("--figures", default="figures/generated", help="figure folder (default: figures/generated)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every figure, ignoring cached data")
     _common(p)
     p.set_defaults(func=cmd_reproduce)
     return parser

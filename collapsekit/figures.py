@@ -1,14 +1,21 @@
 """Figures as declarations: ``figures/<name>.py`` defines ``FIGURE = Figure(...)``.
 
-``compute(seed, device)`` returns a dict of arrays (the expensive part, stored as
-JSON next to the images); ``plot(data, fig)`` draws from that data only.  Images
-are written with fixed metadata so the bytes are stable; a manifest lists every
-file's sha256, the figure's claims, seed, device, versions and wall time.
+``compute(seed, device)`` returns a dict of arrays (the expensive part); ``plot(data, fig)``
+draws from that data only.  The computed data is cached as JSON (never pickle) under a
+content key: the figure id and seed, the device kind, the library versions, and the source
+of every project module the figure's compute and its claims import, followed transitively
+(``dependencies``).  Editing any of that code changes the key, so exactly the figures that
+depend on it are recomputed; deleting a cached file recomputes only that figure.  Images are
+written with fixed metadata so the bytes are stable; ``manifest.json`` lists, per figure, the
+key, the module-level inputs (upper-case constants), claims, seed, device, wall time, every
+file's sha256, the versions and the git commit.  ``check_manifest`` re-verifies it.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
+import importlib.util
 import json
 import pkgutil
 import platform
@@ -43,6 +50,96 @@ def all_figures() -> dict[str, Figure]:
         if isinstance(fig, Figure):
             found[fig.id] = fig
     return found
+
+
+PROJECT_PACKAGES = ("theory", "numerics", "simulations", "collapsekit", "figures")
+# Harness modules whose code does not enter computed data (drawing, caching, registry, CLI):
+# following them would tie every figure to every claim.
+_NOT_DATA = {"collapsekit", "collapsekit.figures", "collapsekit.registry", "collapsekit.cli",
+             "collapsekit.appendix", "collapsekit.claims", "collapsekit.__main__", "figures"}
+
+
+def _source_path(module: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def _imports(module: str) -> set[str]:
+    """Project modules that ``module`` imports (``from pkg import mod`` counts as pkg.mod)."""
+    path = _source_path(module)
+    if path is None:
+        return set()
+    found = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [f"{base}.{a.name}" if _source_path(f"{base}.{a.name}") else base for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n.split(".")[0] in PROJECT_PACKAGES}
+    return found
+
+
+def dependencies(*modules: str) -> list[str]:
+    """The project modules ``modules`` depend on, transitively (themselves included)."""
+    seen, todo = set(), [m for m in modules if m not in _NOT_DATA]
+    while todo:
+        m = todo.pop()
+        if m in seen or _source_path(m) is None:
+            continue
+        seen.add(m)
+        todo += [n for n in _imports(m) if n not in seen and n not in _NOT_DATA]
+    return sorted(seen)
+
+
+def figure_dependencies(spec: Figure) -> list[str]:
+    from collapsekit import registry
+
+    claim_modules = [type(registry.get(cid)).__module__ for cid in spec.claims]
+    return dependencies(spec.compute.__module__, *claim_modules)
+
+
+def _data_versions() -> dict[str, str]:
+    import scipy
+    import sympy
+    import torch
+
+    return {"python": ".".join(platform.python_version_tuple()[:2]), "numpy": np.__version__,
+            "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__.split("+")[0]}
+
+
+def inputs(spec: Figure) -> dict[str, Any]:
+    """The figure module's upper-case constants that are plain data (its declared sweep)."""
+    module = importlib.import_module(spec.compute.__module__)
+    out = {}
+    for name, value in vars(module).items():
+        if name.isupper() and not name.startswith("_"):
+            if isinstance(value, np.ndarray) and value.size <= 64:
+                value = value.tolist()
+            try:
+                out[name] = json.loads(json.dumps(value))
+            except (TypeError, ValueError):
+                continue
+    return dict(sorted(out.items()))
+
+
+def cache_key(spec: Figure, device: str) -> str:
+    """sha256 of everything the computed data depends on (see the module docstring)."""
+    h = hashlib.sha256()
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    h.update(json.dumps({"id": spec.id, "seed": spec.seed, "device": kind, "versions": _data_versions(),
+                         "inputs": inputs(spec)}, sort_keys=True).encode())
+    for m in figure_dependencies(spec):
+        h.update(m.encode() + b"\0" + _source_path(m).read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -113,29 +210,75 @@ def render(fig_spec: Figure, data: dict[str, Any], out: Path) -> list[Path]:
     return [png, pdf]
 
 
-def build_figures(ids: list[str] | None, out: Path, *, device: str = "cpu", log=None) -> dict[str, Any]:
+def build_figures(ids: list[str] | None, out: Path, *, device: str = "cpu", log=None, use_cache: bool = True,
+                  progress=None) -> dict[str, Any]:
+    """Compute (or load from the cache) and draw the chosen figures; update the manifest."""
     available = all_figures()
     chosen = ids or sorted(available)
     for fid in chosen:
         if fid not in available:
             raise KeyError(f"no figure {fid!r}; available: {', '.join(sorted(available))}")
     out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache"
+    cache.mkdir(exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"figures": []}
     entries = {e["id"]: e for e in manifest.get("figures", [])}
-    for fid in chosen:
+    for i, fid in enumerate(chosen):
         spec = available[fid]
-        if log:
-            print(f"figure {fid} ...", file=log, flush=True)
+        key = cache_key(spec, device)
+        cached = cache / f"{fid}-{key[:16]}.json"
+        hit = use_cache and cached.exists()
+        if progress:
+            progress(i, len(chosen), f"figure {fid}" + (" (cached)" if hit else ""))
+        elif log:
+            print(f"figure {fid} {'(cached)' if hit else '...'}", file=log, flush=True)
         t0 = time.perf_counter()
-        data = spec.compute(spec.seed, device)
+        if not hit:
+            text = _to_json(spec.compute(spec.seed, device))
+            for stale in cache.glob(f"{fid}-*.json"):
+                stale.unlink()
+            cached.write_text(text)
         data_path = out / f"{fid}.json"
-        data_path.write_text(_to_json(data))
+        data_path.write_bytes(cached.read_bytes())
         files = [data_path] + render(spec, load_data(data_path), out)
+        previous = entries.get(fid, {})
         entries[fid] = {"id": fid, "title": spec.title, "caption": spec.caption, "claims": list(spec.claims),
-                        "seed": spec.seed, "device": device, "wall_s": round(time.perf_counter() - t0, 2),
+                        "seed": spec.seed, "device": device, "key": key, "inputs": inputs(spec),
+                        "depends_on": figure_dependencies(spec),
+                        "wall_s": previous.get("wall_s") if hit and previous.get("key") == key
+                        else round(time.perf_counter() - t0, 2),
                         "files": [p.name for p in files], "sha256": {p.name: _sha256(p) for p in files}}
     manifest = {"versions": _versions(), "git_commit": _git_commit(),
                 "figures": [entries[k] for k in sorted(entries)]}
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def check_manifest(out: Path, device: str = "cpu", ids: list[str] | None = None) -> list[str]:
+    """Problems found re-verifying ``out/manifest.json``: a missing or changed file, or a
+    figure whose code (or inputs, seed, versions) changed since it was computed; without
+    ``ids``, also every figure not built."""
+    manifest_path = out / "manifest.json"
+    if not manifest_path.exists():
+        return [f"{manifest_path}: no manifest (run `collapsekit figures` first)"]
+    available = all_figures()
+    problems = []
+    for entry in json.loads(manifest_path.read_text())["figures"]:
+        fid = entry["id"]
+        if ids and fid not in ids:
+            continue
+        for name, digest in entry["sha256"].items():
+            path = out / name
+            if not path.exists():
+                problems.append(f"{fid}: {name} is missing")
+            elif _sha256(path) != digest:
+                problems.append(f"{fid}: {name} does not match its recorded sha256")
+        if fid not in available:
+            problems.append(f"{fid}: no such figure any more")
+        elif cache_key(available[fid], entry.get("device", device)) != entry.get("key"):
+            problems.append(f"{fid}: stale: its code, inputs, seed or library versions changed since it was computed")
+    built = {e["id"] for e in json.loads(manifest_path.read_text())["figures"]}
+    missing = sorted((set(ids) if ids else set(available)) - built)
+    problems += [f"{fid}: not built" for fid in missing]
+    return problems
