@@ -182,6 +182,8 @@ class Claim:
     id: ClassVar[str]
     title: ClassVar[str]
     statement: ClassVar[str]                 # LaTeX
+    summary: ClassVar[str] = ""              # one plain-text line for the README's claim table (default: title)
+    summary_source: ClassVar[str] = ""       # its short source column (default: "authors year")
     source: ClassVar[Source]
     params: ClassVar[tuple[Param, ...]] = ()
     hypotheses: ClassVar[tuple[str, ...]] = ()

@@ -50,6 +50,8 @@ class _SimplexDims(_SymbolicK):
 class SimplexETF(_SimplexDims):
     id = "etf.simplex"
     title = "Geometry of the K-class simplex equiangular tight frame"
+    summary = "unit norms, cosines −1/(K−1), Σm_k = 0, rank K−1, tight frame K/(K−1), ‖M‖²_F = K, frame potential K²/(K−1)"
+    summary_source = "Papyan, Han & Donoho 2020"
     statement = (r"M=\sqrt{\tfrac{K}{K-1}}\,P\,(I_K-\tfrac{1}{K}J),\ P^\top P=I:\ \|m_k\|=1,\ "
                  r"\cos\angle(m_i,m_j)=-\tfrac{1}{K-1},\ \textstyle\sum_k m_k=0,\ \operatorname{rank}M=K-1,\ "
                  r"MM^\top=\tfrac{K}{K-1}\Pi_{\operatorname{range}M},\ \|M\|_F^2=K,\ "
@@ -97,6 +99,8 @@ class SimplexETF(_SimplexDims):
 class MaxMinAngle(_SimplexDims):
     id = "etf.max_min_angle"
     title = "The simplex ETF uniquely maximizes the minimum pairwise angle of K unit vectors"
+    summary = "min over unit x_i of max⟨x_i,x_j⟩ is −1/(K−1), attained only by the ETF (d ≥ K−1)"
+    summary_source = "Papyan et al. 2020; the ‖Σx‖² ≥ 0 bound"
     statement = (r"\min_{\|x_i\|=1,\ x_i\in\mathbb{R}^d}\ \max_{i\neq j}\langle x_i,x_j\rangle=-\tfrac{1}{K-1}"
                  r"\quad(d\ge K-1),\ \text{attained only by the simplex ETF Gram } \tfrac{K}{K-1}(I-\tfrac1K J)")
     source = Source("Papyan, Han & Donoho", "Prevalence of neural collapse during the terminal phase of deep learning training",
@@ -151,6 +155,8 @@ class MaxMinAngle(_SimplexDims):
 class OrthogonalFrame(_SymbolicK):
     id = "etf.orthogonal_frame"
     title = "The orthogonal frame minimizes the frame potential of K unit vectors when d >= K"
+    summary = "the frame potential of K unit vectors in d ≥ K is ≥ K, equality iff orthogonal"
+    summary_source = "Benedetto & Fickus 2003"
     statement = (r"\min_{\|x_i\|=1,\ x_i\in\mathbb{R}^d}\ \textstyle\sum_{i,j}\langle x_i,x_j\rangle^2=K\ (d\ge K),"
                  r"\ \text{attained iff } X^\top X=I_K \text{ (orthogonal frame; } K^2/(K-1) \text{ for the ETF)}")
     source = Source("Benedetto & Fickus", "Finite normalized tight frames (Adv. Comput. Math. 18)", 2003,
@@ -214,6 +220,8 @@ def _code_perturbation(p, f):
 class SphericalCode(Claim):
     id = "etf.spherical_code"
     title = "Best max-min angle of K unit vectors in R^d, including K > d+1 where no ETF exists"
+    summary = "K > d+1: cos 2π/K (d = 2), 0 for d+2 ≤ K ≤ 2d; otherwise no closed form (reported)"
+    summary_source = "Rankin 1955"
     test_K = (2, 3, 50)
     statement = (r"\min_{\|x_i\|=1}\max_{i\ne j}\langle x_i,x_j\rangle = -\tfrac1{K-1}\ (K\le d+1),\ "
                  r"\cos\tfrac{2\pi}{K}\ (d=2),\ 0\ (d+2\le K\le 2d);\ \text{otherwise no closed form (reported, not passed)}")

@@ -35,6 +35,8 @@ def _quadratic_growth(p, f):
 class OLSCollapse(Claim):
     id = "model_collapse.ols"
     title = "Recursive OLS retraining: the test error grows linearly in the number of generations, for any covariance"
+    summary = "recursive OLS retraining: E_test = σ²d/(T−d−1) + n·σ0²d/(T0−d−1), any Σ (Monte-Carlo, z-scores)"
+    summary_source = "Dohmatob, Feng & Kempe 2024"
     statement = (r"E_{\rm test}(n)=\mathbb E\|\hat w-w_0\|_\Sigma^2=\frac{\sigma^2 d}{T-d-1}+n\,\frac{\sigma_0^2 d}{T_0-d-1}"
                  r"\quad(T,T_0\ge d+2,\ \text{rows }x\sim N(0,\Sigma),\ \text{any }\Sigma\succ0)")
     source = Source("Dohmatob, Feng & Kempe", "Model collapse demystified: the case of regression", 2024,
@@ -115,6 +117,8 @@ def _signal_psi_not_psi_n(p, f):
 class OverparamCollapse(Claim):
     id = "model_collapse.overparam"
     title = "Recursive minimum-norm refits with T0 < d: the signal decays geometrically, collapse even without noise"
+    summary = "T0 < d minimum-norm refits: the signal decays as (T0/d)ⁿ, collapse without noise"
+    summary_source = "Dohmatob, Feng & Kempe 2024"
     statement = (r"\Sigma=I,\ T_0<d,\ \psi=T_0/d:\ \mathbb E\|\hat w_n-w_0\|^2=\|w_0\|^2(1-\psi^n)"
                  r"+\sigma_0^2\frac{T_0}{d-T_0-1}\,\frac{1-\psi^n}{1-\psi},\quad "
                  r"\mathbb E\|P_n\cdots P_1w_0\|^2=\psi^n\|w_0\|^2")

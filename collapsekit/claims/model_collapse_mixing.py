@@ -31,6 +31,8 @@ def _no_feedback(p, f):
 class MixingCollapse(Claim):
     id = "model_collapse.mixing"
     title = "Mixing fresh real and refit synthetic estimators: the optimal real-data weight is 1/phi"
+    summary = "mixing fresh real and synthetic estimates: optimal real weight 1/φ"
+    summary_source = "derived (He, Xu & Cheng 2025 report 1/φ)"
     statement = (r"\theta_t=w\,\theta^{\rm real}_t+(1-w)\,\theta^{\rm syn}_t:\ "
                  r"\mathbb E(\theta_t-\theta)^2=v\frac{w^2+(1-w)^2}{1-(1-w)^2}\big(1-(1-w)^{2t}\big),\ "
                  r"w^*=\frac{\sqrt5-1}{2}=\frac1\varphi,\ \text{stationary error }v/\varphi\approx0.618\,v,\ v=\sigma^2/N")

@@ -58,6 +58,8 @@ def _quadratic_growth(p, f):
 class RidgeCollapse(Claim):
     id = "model_collapse.ridge"
     title = "Ridge after recursive retraining: the clean error plus n sigma0^2 rho, with deterministic equivalents"
+    summary = "ridge downstream: E_test = clean + n·σ0²ρ exactly; deterministic equivalents, ρ ≍ df₂(T+d−2df₁)/((T−df₂)(T0−d−1)) (derived), within a stated finite-size allowance"
+    summary_source = "Dohmatob, Feng & Kempe 2024; Bach 2023"
     statement = (r"E_{\rm test}(n)=E_{\rm test}(0)+n\sigma_0^2\rho,\ \rho=\frac{\mathbb E\,\mathrm{tr}[(I-\lambda R)\Sigma"
                  r"(I-\lambda R)\Sigma^{-1}]}{T_0-d-1}\simeq\frac{\mathrm{df}_2\,(T+d-2\mathrm{df}_1)}{(T-\mathrm{df}_2)"
                  r"(T_0-d-1)},\ E_{\rm test}(0)\simeq\frac{\kappa^2 w_0^\top\Sigma(\Sigma+\kappa)^{-2}w_0}{1-\mathrm{df}_2/T}"

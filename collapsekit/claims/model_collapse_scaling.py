@@ -38,6 +38,8 @@ def _no_plateau(p, f):
 class RidgeScaling(Claim):
     id = "model_collapse.scaling"
     title = "Optimal ridge after recursive retraining grows like eps^(beta/(2 beta r+1)); fast rate, then a plateau past T_c"
+    summary = "power-law spectrum: optimal ridge ∝ ε^{β/(2βr+1)}, error ∝ ε^{2βr/(2βr+1)}, plateau past T_c = d + σ²(T0−d−1)/(nσ0²) (log-log fits)"
+    summary_source = "Dohmatob, Feng & Kempe 2024"
     statement = (r"s_j=j^{-\beta},\ w_{0,j}^2\propto j^{-(2\beta r-\beta+1)}:\ \lambda^*\propto\varepsilon^{\beta/(2\beta r+1)},"
                  r"\ E^*\propto\varepsilon^{2\beta r/(2\beta r+1)},\ \varepsilon=\frac{\sigma^2+n\sigma_0^2 d/(T_0-d-1)}{T}"
                  r"+\frac{n\sigma_0^2}{T_0-d-1};\ \text{plateau beyond }T_c=d+\frac{\sigma^2(T_0-d-1)}{n\sigma_0^2}")

@@ -76,6 +76,8 @@ class DirectPredDynamics(Claim):
     id = "ssl.directpred"
     title = ("Linear non-contrastive SSL (BYOL/SimSiam with a linear predictor): weight decay balances predictor "
              "and encoder; each eigenmode goes to p_+ or collapses to 0, and all collapse beyond eta = tau^2/(4(1+sigma^2))")
+    summary = "linear BYOL/DirectPred: balance law, fixed points p±, collapse iff η > τ²/(4(1+σ²)), basin boundary p₋"
+    summary_source = "Tian, Chen & Ganguli 2021"
     statement = (r"J=\tfrac12\mathbb E\|W_pWx_1-\mathrm{sg}(W_ax_2)\|^2,\ W_a=\tau W,\ X=I,\ X'=\sigma^2I:\ "
                  r"\dot W_p=-\alpha_p\partial_{W_p}J-\eta W_p,\ \dot W=-\partial_WJ-\eta W\ \Rightarrow\ "
                  r"W_p^\top W_p-\alpha_pWW^\top=e^{-2\eta t}(\cdot)|_0;\ \text{balanced modes: }"

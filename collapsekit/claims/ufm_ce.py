@@ -97,6 +97,8 @@ def _wrong_zero_value(p, f):
 class CEBalanced(_BalancedCE):
     id = "ufm.ce.balanced"
     title = "Cross-entropy UFM: the global minimizer is a self-dual simplex ETF with closed-form norms, or zero"
+    summary = "CE UFM with weight decay: self-dual simplex ETF, closed-form norms, margin and f*, b = 0; W = H = 0 and f* = log K when Kη ≥ 1"
+    summary_source = "Zhu et al. 2021"
     statement = (OBJECTIVE + r".\ \text{If }K\eta<1:\ WW^\top=\|w\|^2\tfrac{K}{K-1}(I-\tfrac1KJ),\ "
                  r"h_{k,i}=\sqrt{\tfrac{\lambda_W}{n\lambda_H}}\,w_k,\ b=0,\ "
                  r"\|w\|^2=\tfrac{K-1}{K}\sqrt{\tfrac{n\lambda_H}{\lambda_W}}\log(\tfrac1\eta-(K-1)),\ "
@@ -164,6 +166,8 @@ def _spurious_saddle_value(p, f):
 class CELandscape(_BalancedCE):
     id = "ufm.ce.landscape"
     title = "Cross-entropy UFM: every random start reaches f*, and the origin is a strict saddle when K*eta < 1"
+    summary = "every random start reaches f*; the origin is a strict saddle iff Kη < 1, with its smallest curvature in closed form"
+    summary_source = "Zhu et al. 2021"
     statement = (OBJECTIVE + r".\ \text{Many random starts all reach } f^* \text{ (no spurious local minima in "
                  r"practice); at } W=H=0,b=0:\ \lambda_{\min}(\nabla^2_{W,H}f)=\tfrac{\lambda_W+\lambda_H}2-"
                  r"\sqrt{(\tfrac{\lambda_W-\lambda_H}2)^2+\tfrac1{nK^2}}<0 \iff K\eta<1.")

@@ -225,6 +225,8 @@ SOURCE_TB = Source("Tirer & Bruna", "Extended unconstrained features model for e
 class NoBias(_RegularizedMSE):
     id = "ufm.mse.nobias"
     title = "Bias-free regularized MSE UFM: the class means form an orthogonal frame, collapse to 0 iff Kη >= 1"
+    summary = "MSE without bias: orthogonal frame, p = (1 − Kη)₊"
+    summary_source = "Tirer & Bruna 2022"
     statement = (r"\min \tfrac{1}{2N}\|WH-Y\|_F^2+\tfrac{\lambda_W}{2}\|W\|_F^2+\tfrac{\lambda_H}{2}\|H\|_F^2\ "
                  r"(d\ge K):\ "
                  r"h_{k,i}=\bar h_k,\ W\bar H=pI_K,\ p=(1-K\eta)_+,\ \eta=\sqrt{n\lambda_W\lambda_H},\ "
@@ -254,6 +256,8 @@ class NoBias(_RegularizedMSE):
 class FreeBias(_RegularizedMSE):
     id = "ufm.mse.bias"
     title = "Regularized MSE UFM with an unregularized bias: b = 1/K, centred simplex ETF, collapse iff Kη >= 1"
+    summary = "MSE with a free bias: centred simplex ETF, b = 1/K"
+    summary_source = "Tirer & Bruna 2022"
     statement = (r"\min \tfrac{1}{2N}\|WH+b1^\top-Y\|_F^2+\tfrac{\lambda_W}{2}\|W\|_F^2+\tfrac{\lambda_H}{2}\|H\|_F^2\ "
                  r"(d\ge K-1):\ b=\tfrac1K\mathbf 1,\ W\bar H=p(I-\tfrac1K J),\ p=(1-K\eta)_+,\ \mu_G=0,\ "
                  r"\|\bar h_k\|^2=\sqrt{\lambda_W/(n\lambda_H)}\,p\tfrac{K-1}{K},\ \cos=-\tfrac1{K-1},\ "
@@ -293,6 +297,8 @@ def _mu_dropped(p, f):
 class PenalizedBias(_RegularizedMSE):
     id = "ufm.mse.bias_regularized"
     title = "Regularized MSE UFM with a penalized bias: the λ_b switch from a simplex ETF towards an orthogonal frame"
+    summary = "MSE with λ_b > 0: ETF below the λ_b switch, towards an OF above it"
+    summary_source = "Zhou et al. 2022 setting"
     statement = (r"\min \tfrac{1}{2N}\|WH+b1^\top-Y\|_F^2+\tfrac{\lambda_W}{2}\|W\|^2+\tfrac{\lambda_H}{2}\|H\|^2"
                  r"+\tfrac{\lambda_b}{2}\|b\|^2:\ W\bar H=p(I-\tfrac JK)+\tfrac cK J,\ p=(1-K\eta)_+,\ "
                  r"c=\big(1-K\eta\tfrac{1+\lambda_b}{\lambda_b}\big)_+,\ b=\tfrac{1-c}{K(1+\lambda_b)}\mathbf 1\ "
@@ -377,6 +383,8 @@ def _collapse_values(W, H, b, K, n) -> dict:
 class StrongCollapse(Claim):
     id = "ufm.mse.strong_collapse"
     title = "Unregularized MSE UFM with bias: gradient flow in the invariant subspace reaches strong neural collapse"
+    summary = "unregularized MSE with bias: the minimum-norm interpolator WWᵀ = √n(I − J/K)"
+    summary_source = "Mixon, Parshall & Pi 2020"
     statement = (r"\text{gradient flow of }\tfrac12\|WH+b1^\top-Y\|_F^2\text{ from }S=\{1^\top W=0,\ "
                  r"H=\tfrac1{\sqrt n}(W\otimes 1_n)^\top,\ b\in\operatorname{span}\mathbf 1\},\ "
                  r"\operatorname{rank}W(0)=K-1:\ WW^\top\to\sqrt n(I-\tfrac1KJ),\ b\to\tfrac1K\mathbf 1,\ "
@@ -540,6 +548,8 @@ class CentralPath(Claim):
     id = "ufm.mse.central_path"
     title = ("MSE = L_LS + L_⊥ with L_LS = ½Σ 1/(K + ω_j²), affine invariant; the ω law of the whitened means "
              "on the central path")
+    summary = "L_LS in terms of the ω's, invariant under invertible affine maps of the features"
+    summary_source = "Han, Papyan & Donoho 2022"
     statement = (r"\tfrac1{2N}\|WH+b1^\top-Y\|^2=L_{LS}(H)+L_\perp,\ "
                  r"L_{LS}=\tfrac12\sum_{j=1}^{K-1}\tfrac1{K+\omega_j^2},\ "
                  r"\omega_j=\sigma_j(\Sigma_W^{-1/2}\tilde M),\ L_{LS}(AH+c1^\top)=L_{LS}(H);\ "

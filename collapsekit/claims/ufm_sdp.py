@@ -60,6 +60,8 @@ def _lp_h_equals_w(p, f):
 class LayerPeeled(Claim):
     id = "ufm.ce.layer_peeled"
     title = "CE layer-peeled model (balanced, norm budgets): the simplex ETF with h = √(E_H/E_W)·w is optimal"
+    summary = "norm-constrained CE: ETF optimum and value, from a certified SDP relaxation"
+    summary_source = "Fang et al. 2021"
     statement = (r"\min_{W,H}\ \tfrac1N\sum_{k,i}\mathrm{CE}(Wh_{k,i},k)\ \text{s.t.}\ "
                  r"\tfrac1K\sum_k\|w_k\|^2\le E_W,\ \tfrac1K\sum_k\tfrac1n\sum_i\|h_{k,i}\|^2\le E_H\ "
                  r"(\text{no bias},\ d\ge K-1):\ \text{optimum }"
@@ -196,6 +198,8 @@ class MaxMargin(Claim):
     id = "ufm.ce.max_margin"
     title = ("Unregularized CE gradient flow on the UFM converges in direction to a KKT point of the min-norm "
              "separation problem, whose optimum is the simplex ETF with h = w/√n")
+    summary = "unregularized CE: direction → min-norm max-margin ETF, value √n(K−1)"
+    summary_source = "Ji et al. 2022"
     statement = (r"\dot\theta=-\nabla_\theta\tfrac1N\sum_i\mathrm{CE}(Wh_i,y_i),\ \theta=(W,H),\ \text{no bias}:\ "
                  r"\theta(t)/\|\theta(t)\|\to\text{a KKT direction of}\ \min\tfrac12(\|W\|_F^2+\|H\|_F^2)\ "
                  r"\text{s.t.}\ (w_{y_i}-w_j)^\top h_i\ge1;\ \text{balanced optimum: } WW^\top=\sqrt n(I-\tfrac1K J),"
