@@ -70,7 +70,7 @@ def build_markdown(payload: dict, manifest: dict, fig_rel: str) -> str:
         if formulas:
             lines += ["", "**Closed forms (rendered by sympy).**", ""]
             lines += [f"- `{k}` $= {v}$" for k, v in formulas.items()]
-        lines += ["", f"**Parameters checked.** " + ", ".join(f"{k} = {v}" for k, v in c["params"].items()), "",
+        lines += ["", "**Parameters checked.** " + ", ".join(f"{k} = {v}" for k, v in c["params"].items()), "",
                   "| check | status | max rel. error | tolerance | detail |", "|---|---|---|---|---|"]
         for k in KINDS:
             ch = c["checks"][k]

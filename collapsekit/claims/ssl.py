@@ -123,8 +123,8 @@ class DirectPredDynamics(Claim):
         if not 0 < p["delta"] < 1:
             raise ParameterError("delta", f"{p['delta']} must lie strictly between 0 and 1")
         if th.regime(p["tau"], p["sigma2"], p["eta"]) == "critical":
-            raise ParameterError("eta", f"eta = tau^2/(4(1+sigma2)) exactly: the saddle-node itself (a double, "
-                                        f"semi-stable fixed point tau/(2(1+sigma2)) reached only algebraically)")
+            raise ParameterError("eta", "eta = tau^2/(4(1+sigma2)) exactly: the saddle-node itself (a double, "
+                                        "semi-stable fixed point tau/(2(1+sigma2)) reached only algebraically)")
 
     def formulas(self, p):
         return th.formulas(p["tau"], p["sigma2"], p["eta"], p["alpha_p"])
