@@ -252,6 +252,29 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
 
 
+def cmd_sweep(args) -> int:
+    from collapsekit import registry
+    from collapsekit.sweep import parse_grid, run_sweep
+
+    try:
+        claim = registry.get(args.claim)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    grid = parse_grid(args.grid, claim)
+    kinds = tuple(k.strip() for k in args.checks.split(","))
+    unknown = set(kinds) - {"symbolic", "numeric", "simulation"}
+    if unknown:
+        raise UsageError(f"--checks: unknown {', '.join(sorted(unknown))} (symbolic, numeric, simulation)")
+    progress = _progress(sys.stderr, unit="point")
+    rows = run_sweep(claim, grid, Path(args.out), seed=args.seed, device=_device(args.device),
+                     profile=args.profile, kinds=kinds, progress=progress, fixed=_parse_sets(args.set))
+    progress.close()
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "fail", "invalid")}
+    print(f"{len(rows)} points: {counts['pass']} pass, {counts['fail']} fail, {counts['invalid']} invalid; "
+          f"{Path(args.out) / 'results.csv'}")
+    return EXIT_OK if counts["fail"] == 0 else EXIT_FAIL
+
+
 # ---------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
@@ -302,6 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", default="figures/generated", help="folder of generated figures")
     _common(p)
     p.set_defaults(func=cmd_appendix)
+
+    p = sub.add_parser("sweep", help="a claim's prediction and simulation over a parameter grid (resumable)",
+                       description="Evaluate one claim over the product of the --grid values, one point after "
+                                   "another; each finished point is committed to OUT/points.jsonl, so a killed "
+                                   "sweep restarted with the same arguments computes only the missing points. "
+                                   "Writes OUT/results.csv (with provenance) and OUT/phase.png/.pdf. "
+                                   "Exit 1 when any point's check fails.")
+    p.add_argument("claim", metavar="ID", help="one claim id")
+    p.add_argument("--grid", action="append", default=[], required=True, metavar="NAME=VALUES",
+                   help="v1,v2,... or start:stop:count (inclusive); repeat for more parameters")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter held fixed over the grid (repeatable)")
+    p.add_argument("--checks", default="simulation", help="comma-separated: simulation (default), numeric, symbolic")
+    p.add_argument("--out", default="sweeps/latest", help="output folder (default: sweeps/latest)")
+    _common(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",
                        description="The main job. Exit 1 when any claim fails.")

@@ -1,0 +1,182 @@
+"""Parameter sweeps of one claim over a grid: prediction and simulation per point, resumable.
+
+Each finished grid point is appended to ``OUT/points.jsonl`` as one JSON line, flushed and
+fsync'ed before the next point starts.  A sweep killed at any moment (SIGKILL included) and
+started again reads that file, drops a torn last line, skips the points already present and
+computes only the rest, so every point ends up in the results exactly once.  ``results.csv``
+is then rewritten from the JSON lines with a provenance header (claim, grid, seed, profile,
+device, versions, git commit), and ``phase.png``/``phase.pdf`` draw the sweep.
+
+Points run one after another on one device; claims whose simulation batches many
+configurations (the UFM engine) do so inside each point.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from collapsekit.claim import ParameterError
+from collapsekit.runner import run_claim
+
+
+def parse_grid(specs: list[str], claim) -> dict[str, list]:
+    """``NAME=v1,v2,...`` or ``NAME=start:stop:count`` (inclusive linspace) per spec."""
+    grid: dict[str, list] = {}
+    kinds = {p.name: p for p in claim.params}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip()
+        if not sep or not values:
+            raise ParameterError(name or spec, f"grid {spec!r}: expected NAME=v1,v2,... or NAME=start:stop:count")
+        if name not in kinds:
+            raise ParameterError(name, f"unknown for claim {claim.id} (it takes {', '.join(sorted(kinds))})")
+        try:
+            if ":" in values:
+                a, b, c = values.split(":")
+                raw = np.linspace(float(a), float(b), int(c)).tolist()
+            else:
+                raw = [v for v in values.split(",") if v.strip()]
+            grid[name] = [kinds[name].coerce(v) for v in raw]
+        except ValueError as exc:
+            raise ParameterError(name, f"grid {spec!r}: {exc}") from None
+        if not grid[name]:
+            raise ParameterError(name, f"grid {spec!r} has no values")
+    if not grid:
+        raise ParameterError("grid", "give at least one --grid NAME=VALUES")
+    return grid
+
+
+def points(grid: dict[str, list]) -> list[dict[str, Any]]:
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def point_key(point: dict[str, Any]) -> str:
+    return json.dumps(point, sort_keys=True)
+
+
+def read_done(path: Path) -> dict[str, dict]:
+    """Finished points by key; a torn last line (a kill mid-write) is cut off the file."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    raw = path.read_bytes()
+    good = 0
+    for line in raw.splitlines(keepends=True):
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            break
+        if not line.endswith(b"\n"):
+            break
+        done.setdefault(point_key(row["point"]), row)
+        good += len(line)
+    if good < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(good)
+    return done
+
+
+def _row(claim, point, seed, device, profile, kinds) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    try:
+        r = run_claim(claim, point, seed=seed, device=device, profile=profile, kinds=kinds)
+    except ParameterError as exc:
+        return {"point": point, "status": "invalid", "message": str(exc), "seconds": 0.0}
+    checks = {k: v.status for k, v in r.checks.items() if k in kinds}
+    return {"point": point, "status": "fail" if "fail" in checks.values() else "pass", "checks": checks,
+            "predicted": r.predicted or {}, "observed": r.observed,
+            "message": "; ".join(f"{k}: {v.message}" for k, v in r.checks.items() if k in kinds),
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def run_sweep(claim, grid: dict[str, list], out: Path, *, seed: int = 0, device: str = "cpu",
+              profile: str = "quick", kinds: tuple[str, ...] = ("simulation",), progress=None,
+              fixed: dict[str, Any] | None = None) -> list[dict]:
+    """Compute the missing points of ``grid`` (with the ``fixed`` parameters; appending each to
+    points.jsonl), then write the CSV and the figure.  Returns every point's row, in grid order."""
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = out / "points.jsonl"
+    done = read_done(jsonl)
+    clash = set(fixed or {}) & set(grid)
+    if clash:
+        raise ParameterError(sorted(clash)[0], "both fixed (--set) and swept (--grid)")
+    everything = [{**(fixed or {}), **p} for p in points(grid)]
+    todo = [p for p in everything if point_key(p) not in done]
+    with open(jsonl, "a", encoding="utf-8") as f:
+        for i, point in enumerate(todo):
+            if progress:
+                progress(i, len(todo), json.dumps(point))
+            row = _row(claim, point, seed, device, profile, kinds)
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            done[point_key(point)] = row
+    rows = [done[point_key(p)] for p in everything]
+    write_csv(out / "results.csv", claim, grid, rows, seed=seed, device=device, profile=profile, fixed=fixed)
+    plot_sweep(out, claim, grid, rows)
+    return rows
+
+
+def write_csv(path: Path, claim, grid, rows, *, seed, device, profile, fixed=None) -> None:
+    from collapsekit.figures import _git_commit, _versions
+
+    names = list(grid)
+    quantities = sorted({k for r in rows for k in r.get("predicted", {})})
+    observed = sorted({k for r in rows for k in r.get("observed", {})})
+    buf = io.StringIO()
+    provenance = {"claim": claim.id, "grid": grid, "fixed": fixed or {}, "seed": seed, "device": device, "profile": profile,
+                  "versions": _versions(), "git_commit": _git_commit()}
+    buf.write(f"# collapsekit sweep: {json.dumps(provenance, sort_keys=True)}\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names + ["status"] + [f"predicted.{q}" for q in quantities] + observed + ["seconds"])
+    for r in rows:
+        w.writerow([r["point"][n] for n in names] + [r["status"]]
+                   + [r.get("predicted", {}).get(q, "") for q in quantities]
+                   + [r.get("observed", {}).get(q, "") for q in observed] + [r["seconds"]])
+    path.write_text(buf.getvalue())
+
+
+def plot_sweep(out: Path, claim, grid, rows) -> None:
+    """One panel per predicted quantity: the prediction as a line (one per value of the second
+    grid parameter, if any), the simulated values as points; failed points marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(grid)
+    quantities = sorted({k for r in rows for k in r.get("predicted", {})})[:4]
+    if not quantities:
+        return
+    x, series = names[0], (names[1] if len(names) > 1 else None)
+    fig, axes = plt.subplots(1, len(quantities), figsize=(4.2 * len(quantities), 3.6), squeeze=False)
+    for ax, q in zip(axes[0], quantities):
+        for j, sv in enumerate(grid[series] if series else [None]):
+            sel = [r for r in rows if r["status"] != "invalid" and (series is None or r["point"][series] == sv)]
+            if not sel:
+                continue
+            xs = [r["point"][x] for r in sel]
+            label = f"{series} = {sv}" if series else None
+            ax.plot(xs, [r["predicted"].get(q, np.nan) for r in sel], "-", color=f"C{j}", lw=1, label=label)
+            sim = [r["observed"].get(f"simulation.{q}", np.nan) for r in sel]
+            ax.plot(xs, sim, "o", color=f"C{j}", ms=4)
+            bad = [(xx, s) for xx, s, r in zip(xs, sim, sel) if r["status"] == "fail"]
+            if bad:
+                ax.plot(*zip(*bad), "x", color="k", ms=7)
+        ax.set(xlabel=x, ylabel=q, title=f"{claim.id}: {q}")
+        if series:
+            ax.legend(fontsize=7)
+    fig.suptitle("lines: prediction; dots: simulation; x: failed check", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "phase.png", dpi=120, metadata={"Software": None})
+    fig.savefig(out / "phase.pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})
+    plt.close(fig)

@@ -1,0 +1,82 @@
+"""collapsekit sweep: grid parsing, provenance, and resuming after SIGKILL with every point once."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from collapsekit import registry
+from collapsekit.claim import ParameterError
+from collapsekit.cli import main
+from collapsekit.sweep import parse_grid, read_done
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["sweep", "etf.simplex", "--grid", "K=3:30:28", "--checks", "numeric", "--device", "cpu"]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_sigkill_then_resume_gives_every_point_exactly_once(tmp_path):
+    out = tmp_path / "sweep"
+    jsonl = out / "points.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "collapsekit", *ARGS, "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and len(_lines(jsonl)) < 3:
+        time.sleep(0.05)
+    proc.kill()                                   # SIGKILL: no cleanup runs
+    proc.wait()
+    before = len(_lines(jsonl))
+    assert 3 <= before < 28, before
+    with open(jsonl, "ab") as f:                  # and a torn, half-written line
+        f.write(b'{"point": {"K": 9')
+    assert main([*ARGS, "--out", str(out)]) == 0
+    rows = _lines(jsonl)
+    assert sorted(r["point"]["K"] for r in rows) == list(range(3, 31))       # each once
+    assert all(r["status"] == "pass" for r in rows)
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    provenance = json.loads(csv_lines[0].split(": ", 1)[1])
+    assert provenance["claim"] == "etf.simplex" and "git_commit" in provenance and len(csv_lines) == 2 + 28
+    assert (out / "phase.png").exists()
+
+
+def test_a_second_run_computes_nothing(tmp_path):
+    out = tmp_path / "s"
+    args = ["sweep", "etf.simplex", "--grid", "K=3,4", "--checks", "numeric", "--device", "cpu", "--out", str(out)]
+    assert main(args) == 0
+    stamp = (out / "points.jsonl").read_bytes()
+    assert main(args) == 0
+    assert (out / "points.jsonl").read_bytes() == stamp
+
+
+def test_grid_parsing_and_bad_input():
+    claim = registry.get("model_collapse.ols")
+    assert parse_grid(["n=1,2", "sigma=0:1:3"], claim) == {"n": [1, 2], "sigma": [0.0, 0.5, 1.0]}
+    for spec, name in (("q=1,2", "q"), ("n", "n"), ("n=1:2", "n"), ("sigma=abc", "sigma")):
+        with pytest.raises(ParameterError) as err:
+            parse_grid([spec], claim)
+        assert err.value.name == name
+
+
+def test_invalid_points_are_recorded_not_fatal(tmp_path):
+    out = tmp_path / "s"
+    rc = main(["sweep", "model_collapse.ols", "--grid", "T=21,60", "--set", "n=0", "--checks", "numeric",
+               "--device", "cpu", "--out", str(out)])
+    rows = _lines(out / "points.jsonl")
+    assert rc == 0 and [r["status"] for r in rows] == ["invalid", "pass"]
+    assert "parameter T" in rows[0]["message"]
+
+
+def test_read_done_cuts_a_torn_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"point": {"K": 3}, "status": "pass"}\n{"point": {"K": 4}, "sta')
+    assert list(read_done(path)) == ['{"K": 3}']
+    assert path.read_text() == '{"point": {"K": 3}, "status": "pass"}\n'
