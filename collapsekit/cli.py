@@ -265,10 +265,29 @@ def cmd_sweep(args) -> int:
     unknown = set(kinds) - {"symbolic", "numeric", "simulation"}
     if unknown:
         raise UsageError(f"--checks: unknown {', '.join(sorted(unknown))} (symbolic, numeric, simulation)")
+    client, cluster = None, None
+    if args.scheduler or args.workers:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError("--scheduler/--workers need Dask: pip install 'dask[distributed]'") from None
+        if args.scheduler:
+            client = Client(args.scheduler)
+        else:
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
     progress = _progress(sys.stderr, unit="point")
-    rows = run_sweep(claim, grid, Path(args.out), seed=args.seed, device=_device(args.device),
-                     profile=args.profile, kinds=kinds, progress=progress, fixed=_parse_sets(args.set))
-    progress.close()
+    try:
+        rows = run_sweep(claim, grid, Path(args.out), seed=args.seed, device=_device(args.device),
+                         profile=args.profile, kinds=kinds, progress=progress, fixed=_parse_sets(args.set),
+                         client=client, chunk_size=args.chunk)
+    finally:
+        progress.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "fail", "invalid")}
     print(f"{len(rows)} points: {counts['pass']} pass, {counts['fail']} fail, {counts['invalid']} invalid; "
           f"{Path(args.out) / 'results.csv'}")
@@ -339,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a parameter held fixed over the grid (repeatable)")
     p.add_argument("--checks", default="simulation", help="comma-separated: simulation (default), numeric, symbolic")
     p.add_argument("--out", default="sweeps/latest", help="output folder (default: sweeps/latest)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="send chunks of points to this Dask scheduler (e.g. tcp://host:8786)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="start a local Dask cluster of N single-thread worker processes (default: in process)")
+    p.add_argument("--chunk", type=int, default=1, metavar="M", help="points per Dask task (default 1)")
     _common(p)
     p.set_defaults(func=cmd_sweep)
 

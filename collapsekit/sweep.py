@@ -7,8 +7,12 @@ computes only the rest, so every point ends up in the results exactly once.  ``r
 is then rewritten from the JSON lines with a provenance header (claim, grid, seed, profile,
 device, versions, git commit), and ``phase.png``/``phase.pdf`` draw the sweep.
 
-Points run one after another on one device; claims whose simulation batches many
-configurations (the UFM engine) do so inside each point.
+Without a client, points run one after another in this process on one device (claims whose
+simulation batches many configurations, the UFM engine, do so inside each point).  With a Dask
+``distributed.Client`` (``--scheduler ADDRESS`` for an existing cluster, ``--workers N`` for a
+LocalCluster), chunks of points become tasks with content-derived keys and retries: a worker
+killed mid-chunk makes Dask rerun that chunk elsewhere; only this process writes the JSON lines,
+as results arrive, so a rerun chunk cannot duplicate a point.
 """
 from __future__ import annotations
 
@@ -98,9 +102,39 @@ def _row(claim, point, seed, device, profile, kinds) -> dict[str, Any]:
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
+def _chunk_rows(claim_id: str, chunk: list[dict], seed: int, device: str, profile: str,
+                kinds: tuple[str, ...]) -> list[dict]:
+    """A task for a worker: the rows of a chunk of points (imports the registry there)."""
+    from collapsekit import registry
+
+    claim = registry.get(claim_id)
+    return [_row(claim, p, seed, device, profile, kinds) for p in chunk]
+
+
+def _results(claim, todo, seed, device, profile, kinds, client, chunk_size):
+    """Yield finished rows: in process, or from Dask tasks as they complete."""
+    if client is None:
+        for point in todo:
+            yield _row(claim, point, seed, device, profile, kinds)
+        return
+    import hashlib
+
+    from distributed import as_completed
+
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    futures = []
+    for chunk in chunks:
+        digest = hashlib.sha256(json.dumps([claim.id, chunk, seed, device, profile, kinds],
+                                           sort_keys=True).encode()).hexdigest()[:20]
+        futures.append(client.submit(_chunk_rows, claim.id, chunk, seed, device, profile, tuple(kinds),
+                                     key=f"collapsekit-sweep-{digest}", retries=3, pure=False))
+    for future in as_completed(futures):
+        yield from future.result()
+
+
 def run_sweep(claim, grid: dict[str, list], out: Path, *, seed: int = 0, device: str = "cpu",
               profile: str = "quick", kinds: tuple[str, ...] = ("simulation",), progress=None,
-              fixed: dict[str, Any] | None = None) -> list[dict]:
+              fixed: dict[str, Any] | None = None, client=None, chunk_size: int = 1) -> list[dict]:
     """Compute the missing points of ``grid`` (with the ``fixed`` parameters; appending each to
     points.jsonl), then write the CSV and the figure.  Returns every point's row, in grid order."""
     out.mkdir(parents=True, exist_ok=True)
@@ -112,14 +146,15 @@ def run_sweep(claim, grid: dict[str, list], out: Path, *, seed: int = 0, device:
     everything = [{**(fixed or {}), **p} for p in points(grid)]
     todo = [p for p in everything if point_key(p) not in done]
     with open(jsonl, "a", encoding="utf-8") as f:
-        for i, point in enumerate(todo):
-            if progress:
-                progress(i, len(todo), json.dumps(point))
-            row = _row(claim, point, seed, device, profile, kinds)
+        for i, row in enumerate(_results(claim, todo, seed, device, profile, kinds, client, chunk_size)):
+            if point_key(row["point"]) in done:           # a retried chunk: already committed
+                continue
             f.write(json.dumps(row, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-            done[point_key(point)] = row
+            done[point_key(row["point"])] = row
+            if progress:
+                progress(i, len(todo), json.dumps(row["point"]))
     rows = [done[point_key(p)] for p in everything]
     write_csv(out / "results.csv", claim, grid, rows, seed=seed, device=device, profile=profile, fixed=fixed)
     plot_sweep(out, claim, grid, rows)

@@ -80,3 +80,26 @@ def test_read_done_cuts_a_torn_line(tmp_path):
     path.write_text('{"point": {"K": 3}, "status": "pass"}\n{"point": {"K": 4}, "sta')
     assert list(read_done(path)) == ['{"K": 3}']
     assert path.read_text() == '{"point": {"K": 3}, "status": "pass"}\n'
+
+
+def test_dask_two_workers_one_killed_mid_sweep_lose_nothing(tmp_path):
+    pytest.importorskip("distributed")
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    from collapsekit.sweep import run_sweep
+
+    killed = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        def kill_one_worker(i, n, what):
+            if not killed:                       # after the first committed point
+                addr, pid = sorted(client.run(os.getpid).items())[0]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(addr)
+        rows = run_sweep(registry.get("etf.simplex"), {"K": list(range(3, 13))}, tmp_path, kinds=("numeric",),
+                         device="cpu", client=client, progress=kill_one_worker)
+    assert killed
+    assert [r["point"]["K"] for r in rows] == list(range(3, 13)) and all(r["status"] == "pass" for r in rows)
+    assert sorted(r["point"]["K"] for r in _lines(tmp_path / "points.jsonl")) == list(range(3, 13))
