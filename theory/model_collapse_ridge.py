@@ -104,14 +104,15 @@ def de_pieces(s, w2, T, lam) -> dict[str, sp.Expr]:
 
 
 @lru_cache(maxsize=16)
-def _instance(d, T, lam, alpha, delta, w0_norm_sq):
+def instance(d, T, lam, alpha, delta, w0_norm_sq):
+    """(Σ spectrum, w₀², deterministic-equivalent pieces κ, df₁, df₂, bias), cached."""
     s, w2 = spectrum(d, alpha), signal(d, delta, w0_norm_sq)
     return s, w2, de_pieces(s, w2, T, lam)
 
 
 def ridge_formulas(d, T, T0, sigma, sigma0, n, lam, alpha, delta, w0_norm_sq) -> dict[str, sp.Expr]:
     """Deterministic equivalents of the clean error, ρ and E_test(n) = clean + n σ0² ρ."""
-    _, _, pc = _instance(d, T, lam, alpha, delta, w0_norm_sq)
+    _, _, pc = instance(d, T, lam, alpha, delta, w0_norm_sq)
     df1, df2 = pc["df1"], pc["df2"]
     clean = pc["bias"] + exact(sigma) ** 2 * df2 / (T - df2)
     rho = df2 * (T + d - 2 * df1) / ((T - df2) * (T0 - d - 1))
@@ -119,7 +120,7 @@ def ridge_formulas(d, T, T0, sigma, sigma0, n, lam, alpha, delta, w0_norm_sq) ->
 
 
 def prove_ridge(f, d, T, T0, sigma, sigma0, n, lam, alpha, delta, w0_norm_sq) -> list[Obligation]:
-    s, _, pc = _instance(d, T, lam, alpha, delta, w0_norm_sq)
+    s, _, pc = instance(d, T, lam, alpha, delta, w0_norm_sq)
     kappa, df1, df2 = pc["kappa"], pc["df1"], pc["df2"]
     lam_e, s02 = exact(lam), exact(sigma0) ** 2
     # I − λR = RΣ̂, on a generic 2×2 positive-definite Σ̂.

@@ -26,8 +26,7 @@ _WHY = ("Monte-Carlo: |mean - prediction| <= {z} standard errors beyond a {a:.1%
 
 
 def _pieces(p):
-    s, w2 = th.spectrum(p["d"], p["alpha"]), th.signal(p["d"], p["delta"], p["w0_norm_sq"])
-    pc = th.de_pieces(s, w2, p["T"], p["lam"])
+    pc = th.instance(p["d"], p["T"], p["lam"], p["alpha"], p["delta"], p["w0_norm_sq"])[2]
     return pc["df1"], pc["df2"]
 
 
