@@ -124,3 +124,45 @@ def fit_cvae(S: np.ndarray, dx: int, q: int, eta2: float, beta: float, rng: np.r
     g = cvae_neg_elbo(best.x, S, dx, q, eta2, beta)[1]
     return VaeOptimum(norms[order], np.exp(best.x[P:])[order], float(-best.fun), float(np.linalg.norm(g)), starts,
                       np.array(values))
+
+
+# ------------------------------------------------------------------------------ fixed encoder variance
+def fixed_neg_elbo(x: np.ndarray, S: np.ndarray, q: int, eta2: float, beta: float, sigma_e2: float):
+    """Negative population β-ELBO with the encoder covariance fixed at σ_e² I; state W (d×q), V (q×d)."""
+    d = S.shape[0]
+    W, V = x[:d * q].reshape(d, q), x[d * q:].reshape(q, d)
+    R = np.eye(d) - W @ V
+    RS, VS = R @ S, V @ S
+    f = (d / 2 * np.log(2 * np.pi * eta2) + (np.sum(RS * R) + sigma_e2 * np.sum(W * W)) / (2 * eta2)
+         + beta / 2 * (q * sigma_e2 + np.sum(VS * V) - q - q * np.log(sigma_e2)))
+    gW = (-RS @ V.T + sigma_e2 * W) / eta2
+    gV = -W.T @ RS / eta2 + beta * VS
+    return float(f), np.concatenate([gW.ravel(), gV.ravel()])
+
+
+def paired_singular_values(W: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decoder sv² (eigenvalues of WᵀW, descending) and the encoder's ‖V row‖² in the same latent basis."""
+    e, R = np.linalg.eigh(W.T @ W)
+    order = np.argsort(-e)
+    R = R[:, order]
+    return e[order], np.einsum("ik,ij,jk->k", R, V @ V.T, R)
+
+
+def fit_fixed(spectrum: np.ndarray, q: int, eta2: float, beta: float, sigma_e2: float, rng: np.random.Generator,
+              starts: int = 4) -> VaeOptimum:
+    """Best of ``starts`` L-BFGS runs on the rotated covariance; ``enc_var`` holds the encoder sv²."""
+    d = spectrum.size
+    Q = random_rotation(d, rng)
+    S = (Q * spectrum) @ Q.T
+    best, values = None, []
+    for _ in range(starts):
+        x0 = 0.5 * rng.standard_normal(2 * d * q)
+        r = minimize(fixed_neg_elbo, x0, args=(S, q, eta2, beta, sigma_e2), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 20000, "gtol": 1e-12, "ftol": 1e-16, "maxcor": 30})
+        values.append(-r.fun)
+        if best is None or r.fun < best.fun:
+            best = r
+    W, V = best.x[:d * q].reshape(d, q), best.x[d * q:].reshape(q, d)
+    dec, enc = paired_singular_values(W, V)
+    g = fixed_neg_elbo(best.x, S, q, eta2, beta, sigma_e2)[1]
+    return VaeOptimum(dec, enc, float(-best.fun), float(np.linalg.norm(g)), starts, np.array(values))

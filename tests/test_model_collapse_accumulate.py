@@ -82,3 +82,27 @@ def test_bad_input_to_the_chains():
         sm.accumulate_chains(5, 10, 1.0, 0, 10, seed=0, device="cpu")
     with pytest.raises(ValueError, match="trials"):
         sm.accumulate_chains(5, 10, 1.0, 2, 1, seed=0, device="cpu")
+
+
+def test_fresh_design_is_reported_as_observed_and_stays_below_the_bound():
+    """A fresh design per round: reported (mean, stderr) as observed, never predicted, and bounded."""
+    r = run_claim(CLAIM, {}, device="cpu", kinds=("simulation",))
+    assert r.checks["simulation"].status == "pass", r.checks["simulation"].message
+    name = "test_error_accumulate_fresh_design"
+    assert name not in r.predicted                       # observed, not proved: it cannot fail the claim
+    mean, se = r.observed[f"simulation.{name}"], r.observed[f"simulation.{name}_stderr"]
+    fresh = r.checks["simulation"].detail["info"]["fresh_design"]
+    assert fresh["status"].startswith("observed, not proved")
+    assert se > 0 and fresh["mean"] == mean
+    assert fresh["bound_pi2_over_6"] == pytest.approx(r.predicted["accumulate_bound"])
+    assert mean + 4.5 * se < r.predicted["accumulate_bound"]          # bounded at the default sizes
+    assert fresh["below_bound"] and fresh["below_bound_by_4.5_stderr"]
+
+
+def test_fresh_design_chain_bad_input_and_determinism():
+    assert sm.accumulate_fresh_design(3, 8, 1.0, 2, 40, seed=4, device="cpu") == \
+        sm.accumulate_fresh_design(3, 8, 1.0, 2, 40, seed=4, device="cpu")
+    with pytest.raises(ValueError, match="T="):
+        sm.accumulate_fresh_design(5, 6, 1.0, 2, 10, seed=0, device="cpu")
+    with pytest.raises(ValueError, match="trials"):
+        sm.accumulate_fresh_design(5, 10, 1.0, 2, 1, seed=0, device="cpu")

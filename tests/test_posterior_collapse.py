@@ -103,3 +103,74 @@ def test_cvae_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CVAE.resolve(overrides)
     assert err.value.name == param
+
+
+# ------------------------------------------------------------------------------ posterior_collapse.beta
+BETA = registry.get("posterior_collapse.beta")
+
+
+def test_beta_defaults_pass_and_each_negative_control_is_rejected_by_every_check():
+    r = run_claim(BETA, {}, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+    controls = r.checks["negative_control"].detail["controls"]
+    assert len(controls) == len(BETA.negative_controls)
+    for control in controls:
+        assert set(control["rejected_by"]) == {"symbolic", "numeric", "simulation"}, control
+        assert all(control["rejected_by"].values()), control
+        for kind in ("numeric", "simulation"):
+            assert control["errors"][kind] > 100 * BETA.tolerances[kind].value, (control["name"], kind)
+    # theta_4^2 = 0.5 lies between beta eta^2 sigma_e^2 = 0.4 and beta eta^2 = 0.8: active with the fixed
+    # variance, collapsed with the learnable one
+    for kind in ("numeric", "simulation"):
+        assert r.observed[f"{kind}.fixed_active"] == 4 and r.observed[f"{kind}.learn_active"] == 3
+
+
+@pytest.mark.parametrize("overrides,fixed_active,learn_active", [
+    ({"sigma_e2": 2.0}, 2, 3),            # fixed threshold 1.6: only theta^2 = 4, 2 survive
+    ({"sigma_e2": 0.1}, 5, 3),            # fixed threshold 0.08: every latent active
+    ({"beta": 6.0, "sigma_e2": 0.3}, 3, 1),   # thresholds 0.72 (fixed) and 2.4 (learnable)
+])
+def test_beta_both_sides_of_the_fixed_variance_threshold(overrides, fixed_active, learn_active):
+    r = run_claim(BETA, overrides, device="cpu", kinds=("symbolic", "numeric", "negative_control"))
+    for kind in ("symbolic", "numeric", "negative_control"):
+        assert r.checks[kind].status == "pass", (kind, r.checks[kind].message)
+    assert r.observed["numeric.fixed_active"] == fixed_active == r.predicted["fixed_active"]
+    assert r.observed["numeric.learn_active"] == learn_active == r.predicted["learn_active"]
+
+
+def test_beta_sqrt_beta_not_beta_decides_the_threshold():
+    lams = th.spectrum(6, 4, 0.5)
+    good = th.beta_formulas(lams, 5, 0.4, 2, 0.5)
+    bad = th.beta_formulas(lams, 5, 0.4, 2, 0.5, root_beta=th.exact(2))
+    assert good["fixed_active"] == 4 and bad["fixed_active"] == 3        # theta_4^2 = 0.5 in (0.4, 0.8]
+    assert all(o.ok for o in th.fixed_generic_obligations())
+    assert not all(o.ok for o in th.prove_beta(bad, lams, 5, 0.4, 2, 0.5))
+    # the closed form: omega^2 = t sqrt(beta) eta theta / sigma_e, t = 1 - sqrt(beta) eta sigma_e / theta
+    theta, rb, eta, se = 2.0, np.sqrt(2), np.sqrt(0.4), np.sqrt(0.5)
+    t = 1 - rb * eta * se / theta
+    assert float(good["fixed_dec_sv_sq_1"]) == pytest.approx(t * rb * eta * theta / se, rel=1e-14)
+    assert float(good["fixed_enc_sv_sq_1"]) == pytest.approx(t * se / (rb * eta * theta), rel=1e-14)
+
+
+def test_beta_fixed_variance_gradient_is_exact_and_optimum_matches():
+    from scipy.optimize import check_grad
+    rng = np.random.default_rng(0)
+    S = np.cov(rng.standard_normal((5, 30)))
+    x = rng.standard_normal(2 * 5 * 3)
+    fn = lambda y: nm.fixed_neg_elbo(y, S, 3, 0.3, 1.5, 0.7)      # noqa: E731
+    assert check_grad(lambda y: fn(y)[0], lambda y: fn(y)[1], x) < 1e-4 * np.linalg.norm(fn(x)[1])
+
+
+def test_beta_sgd_observation_is_reported():
+    r = run_claim(BETA, {}, device="cpu", kinds=("simulation",))
+    sgd = r.checks["simulation"].detail["info"]["sgd_observed_fixed_variance"]
+    assert sgd["active"] == 4 and len(sgd["dec_sv_sq"]) == 5
+
+
+@pytest.mark.parametrize("overrides,param", [({"q": 7}, "q"), ({"sigma_e2": 0.625}, "sigma_e2"),
+                                             ({"beta": 2.5}, "beta"), ({"sigma_e2": 0.0}, "sigma_e2"),
+                                             ({"eta2": -1.0}, "eta2"), ({"sigma2": 0.4}, "sigma2")])
+def test_beta_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        BETA.resolve(overrides)
+    assert err.value.name == param

@@ -79,7 +79,7 @@ def vae_formulas(lams, q: int, sigma2, beta, *, threshold=None, gap=None, enc=No
         total += profile(lam, s2, b, a, D)
     total += sum(-lam / (2 * s2) for lam in lams[q:])
     out["active"] = sp.Integer(active)
-    out["elbo"] = sp.simplify(total)
+    out["elbo"] = total            # unsimplified: simplify() on long-decimal beta builds huge powers
     return out
 
 
@@ -240,3 +240,155 @@ def prove_cvae(f, S: sp.Matrix, dx: int, q: int, eta2, beta) -> list[Obligation]
            zero("dx = dy = 1: the encoder's x-weight only adds KL: E(w1 x + w2 y)^2 is minimal at w1 = -w2 b/a",
                 sp.simplify(dw1_kl))]
     return obs + prove_vae(f, theta, q, eta2, beta)
+
+
+# ----------------------------------------------------------------------------------------------
+# β and the encoder variance (Dang, Tran, Nguyen & Ho 2023, linear VAE section; re-derived here).
+# Same model and β-ELBO as above (σ² = η_dec², prior N(0, I)), with the data eigenvalues written
+# λ_i = θ_i².  Learnable diagonal D: the optimum above, ω_i² = ‖w_i‖² = (θ_i² − βη²)_+.
+# Fixed (non-learnable) isotropic encoder covariance D = σ_e² I: per eigen-coordinate, with u the
+# decoder and w the encoder weight (singular values; the latent space is rotation-invariant then),
+#     f(u, w) = −[λ(1 − uw)² + σ_e² u²]/(2η²) − β/2 (λ w² + σ_e² − 1 − log σ_e²).
+# For uw = t ≥ 0 the best split has σ_e² u²/(2η²) + βλw²/2 = t σ_e θ √β/η (AM–GM), leaving the
+# concave h(t) = −λ(1 − t)²/(2η²) − t σ_e θ √β/η, h'(0) = θ(θ − √β η σ_e)/η²: collapse (t = 0)
+# iff θ ≤ √β η σ_e; else t* = 1 − √β η σ_e/θ, u*² = t* √β η θ/σ_e, w*² = t* σ_e/(√β η θ).
+# ----------------------------------------------------------------------------------------------
+
+u_, e_, th_ = sp.symbols("u w_e theta", real=True)
+se2_, eta2_ = sp.symbols("sigma_e2 eta2", positive=True)
+
+
+def fixed_scalar_elbo(lam, eta2, beta, sigma_e2) -> sp.Expr:
+    """f(u, w) of one eigen-coordinate with the encoder variance fixed at σ_e² (u = decoder, w = encoder)."""
+    return scalar_elbo(lam, eta2, beta).subs({D_: sigma_e2}).subs({w_: u_, v_: e_}, simultaneous=True)
+
+
+def fixed_optimum(theta, eta2, beta, sigma_e2, *, root_beta=None, se=None):
+    """(u*², w*², t*) for one coordinate; ``root_beta``/``se`` replace √β and σ_e (negative controls)."""
+    eta = sp.sqrt(eta2)
+    rb = sp.sqrt(beta) if root_beta is None else root_beta
+    se = sp.sqrt(sigma_e2) if se is None else se
+    if not bool(theta > rb * eta * se):
+        return sp.Integer(0), sp.Integer(0), sp.Integer(0)
+    t = 1 - rb * eta * se / theta
+    return t * rb * eta * theta / se, t * se / (rb * eta * theta), t
+
+
+def beta_formulas(lams, q: int, eta2, beta, sigma_e2, *, root_beta=None, se=None, learn_gap=None,
+                  learn_enc=None) -> dict[str, sp.Expr]:
+    """Fixed-variance optimum (singular values² of decoder and encoder, active count, ELBO) and the
+    learnable-variance optimum (as in ``vae_formulas``, keys prefixed ``learn_``)."""
+    e2, b, s2 = exact(eta2), exact(beta), exact(sigma_e2)
+    out, total, active = {}, -sp.Rational(len(lams), 2) * sp.log(2 * sp.pi * e2), 0
+    for k, lam in enumerate(lams[:q], start=1):
+        a, c, t = fixed_optimum(sp.sqrt(lam), e2, b, s2, root_beta=root_beta, se=se)
+        out[f"fixed_dec_sv_sq_{k}"], out[f"fixed_enc_sv_sq_{k}"] = a, c
+        active += bool(a != 0)
+        total += fixed_scalar_elbo(lam, e2, b, s2).subs({u_: sp.sqrt(a), e_: sp.sqrt(c)})
+    total += sum(-lam / (2 * e2) for lam in lams[q:])
+    out["fixed_active"], out["fixed_elbo"] = sp.Integer(active), total
+    out.update(_learn_formulas(tuple(lams), q, e2, b, learn_gap, learn_enc))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _learn_formulas(lams: tuple, q: int, e2, b, gap, enc) -> dict[str, sp.Expr]:
+    return {f"learn_{k}": v for k, v in vae_formulas(list(lams), q, e2, b, gap=gap, enc=enc).items()}
+
+
+@lru_cache(maxsize=1)
+def fixed_generic_obligations() -> tuple[Obligation, ...]:
+    """The fixed-variance reduction with symbolic λ = θ², η², β, σ_e² (and t, u > 0)."""
+    theta, t, uu = sp.Symbol("theta", positive=True), sp.Symbol("t", positive=True), sp.Symbol("u", positive=True)
+    lam = theta ** 2
+    f = fixed_scalar_elbo(lam, eta2_, beta_, se2_)
+    const = -beta_ / 2 * (se2_ - 1 - sp.log(se2_))
+    eta, rb, se = sp.sqrt(eta2_), sp.sqrt(beta_), sp.sqrt(se2_)
+    A, B = se2_ / (2 * eta2_), beta_ * lam * t ** 2 / 2          # σ_e²u²/(2η²) + βλw²/2 with w = t/u
+    amgm = A * uu ** 2 + B / uu ** 2 - 2 * sp.sqrt(A * B) - (sp.sqrt(A) * uu - sp.sqrt(B) / uu) ** 2
+    h = -lam * (1 - t) ** 2 / (2 * eta2_) - t * se * theta * rb / eta
+    tstar = 1 - rb * eta * se / theta
+    ustar2, wstar2 = tstar * rb * eta * theta / se, tstar * se / (rb * eta * theta)
+    at = {u_: sp.sqrt(ustar2), e_: sp.sqrt(wstar2)}
+    H0 = sp.hessian(f, (u_, e_)).subs({u_: 0, e_: 0})
+    return (
+        zero("fixed D: the objective depends on (u, w) through the reconstruction and the KL mean term only",
+             sp.expand(f - const + (lam * (1 - u_ * e_) ** 2 + se2_ * u_ ** 2) / (2 * eta2_)
+                       + beta_ * lam * e_ ** 2 / 2)),
+        zero("AM-GM: A u^2 + B/u^2 - 2 sqrt(AB) = (sqrt(A) u - sqrt(B)/u)^2 >= 0 (uw = t fixed)", sp.expand(amgm)),
+        zero("2 sqrt(AB) = t sigma_e theta sqrt(beta)/eta",
+             sp.simplify(2 * sp.sqrt(A * B) - t * se * theta * rb / eta)),
+        zero("h'(0) = theta (theta - sqrt(beta) eta sigma_e)/eta^2: collapse iff theta <= sqrt(beta) eta sigma_e",
+             sp.simplify(sp.diff(h, t).subs(t, 0) - theta * (theta - rb * eta * se) / eta2_)),
+        positive("h is strictly concave: -h'' = theta^2/eta^2 > 0", -sp.diff(h, t, 2)),
+        zero("h'(t*) = 0 at t* = 1 - sqrt(beta) eta sigma_e / theta", sp.simplify(sp.diff(h, t).subs(t, tstar))),
+        zero("uw = -t < 0 costs the same KL/noise term but more reconstruction: h_-(t) - h(t) = -2 theta^2 t/eta^2",
+             sp.expand(-lam * (1 + t) ** 2 / (2 * eta2_) + lam * (1 - t) ** 2 / (2 * eta2_) + 2 * lam * t / eta2_)),
+        positive("so uw < 0 is never optimal: 2 theta^2 t/eta^2 > 0", 2 * lam * t / eta2_),
+        zero("u*^2 w*^2 = t*^2 (the product is t*)", sp.simplify(ustar2 * wstar2 - tstar ** 2)),
+        zero("df/du = 0 at (u*, w*)", sp.simplify(sp.diff(f, u_).subs(at))),
+        zero("df/dw = 0 at (u*, w*)", sp.simplify(sp.diff(f, e_).subs(at))),
+        zero("collapsed point: det of the Hessian at u = w = 0 is theta^2 (beta eta^2 sigma_e^2 - theta^2)/eta^4",
+             sp.simplify(H0.det() - lam * (beta_ * eta2_ * se2_ - lam) / eta2_ ** 2)),
+        positive("collapsed point: -d2f/du2 = sigma_e^2/eta^2 > 0", -H0[0, 0]),
+    )
+
+
+def _refuted_numerically(expr, relation) -> bool:
+    """A constant whose 30-digit value is clearly nonzero (or clearly negative) refutes the obligation
+    at once; sympy's simplification of wrong radical expressions can take seconds."""
+    if not getattr(expr, "is_number", False):
+        return False
+    try:
+        x = complex(sp.N(expr, 30))
+    except (TypeError, ValueError):
+        return False
+    return abs(x) > 1e-20 if relation == "== 0" else x.real < -1e-20
+
+
+def _zero(name, expr):
+    expr = sp.sympify(expr)
+    return Obligation(name, expr, "== 0", False) if _refuted_numerically(expr, "== 0") else zero(name, expr)
+
+
+@lru_cache(maxsize=256)
+def _fixed_latent(k: int, lam, a, c, e2, b, s2) -> tuple[tuple[Obligation, ...], sp.Expr]:
+    """One fixed-variance latent's obligations and its ELBO term (cached: negative controls reuse them)."""
+    fk = fixed_scalar_elbo(lam, e2, b, s2)
+    obs = [nonnegative(f"fixed latent {k}: u^2 >= 0", a), nonnegative(f"fixed latent {k}: w^2 >= 0", c)]
+    H = sp.hessian(fk, (u_, e_))
+    if not (a.is_zero and c.is_zero):
+        pt = {u_: sp.sqrt(a), e_: sp.sqrt(c)}
+        obs += [_zero(f"fixed latent {k}: df/du = 0", sp.diff(fk, u_).subs(pt)),
+                _zero(f"fixed latent {k}: df/dw = 0", sp.diff(fk, e_).subs(pt)),
+                positive(f"fixed latent {k}: det Hessian > 0 (strict local max; global by the reduction)",
+                         H.det().subs(pt))]
+    else:
+        obs.append(nonnegative(f"fixed latent {k} collapsed: det Hessian at 0 >= 0 (theta <= sqrt(beta) eta "
+                               f"sigma_e)", H.det().subs({u_: 0, e_: 0})))
+    return tuple(obs), fk.subs({u_: sp.sqrt(a), e_: sp.sqrt(c)})
+
+
+@lru_cache(maxsize=64)
+def _learnable(items: tuple, lams: tuple, q: int, e2, b) -> tuple[Obligation, ...]:
+    return tuple(Obligation("learnable D: " + o.name, o.expr, o.relation, o.proved)
+                 for o in prove_vae(dict(items), list(lams), q, e2, b))
+
+
+def prove_beta(f, lams, q: int, eta2, beta, sigma_e2) -> list[Obligation]:
+    """Fixed variance: each latent is stationary and a strict local max (or collapsed with a negative
+    semidefinite Hessian), the ELBO is the sum; learnable variance: ``prove_vae`` on the learn_ keys."""
+    e2, b, s2 = exact(eta2), exact(beta), exact(sigma_e2)
+    obs = list(fixed_generic_obligations())
+    total, n_on = -sp.Rational(len(lams), 2) * sp.log(2 * sp.pi * e2), 0
+    for k, lam in enumerate(lams[:q], start=1):
+        a, c = sp.sympify(f[f"fixed_dec_sv_sq_{k}"]), sp.sympify(f[f"fixed_enc_sv_sq_{k}"])
+        part, value = _fixed_latent(k, lam, a, c, e2, b, s2)
+        obs += part
+        n_on += not (a.is_zero and c.is_zero)
+        total += value
+    total += sum(-lam / (2 * e2) for lam in lams[q:])
+    obs += [zero("fixed: active = number of latents with u^2 > 0", f["fixed_active"] - n_on),
+            _zero("fixed: ELBO = sum of the per-latent optima + uncovered directions", f["fixed_elbo"] - total)]
+    learn = tuple(sorted((k[len("learn_"):], v) for k, v in f.items() if k.startswith("learn_")))
+    return obs + list(_learnable(learn, tuple(lams), q, e2, b))
