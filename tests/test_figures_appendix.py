@@ -47,3 +47,20 @@ def test_appendix_from_check_results(tmp_path, capsys):
     assert "| `etf.simplex` | pass | pass | pass | pass |" in md
     assert r"\frac{K^{2}}{K - 1}" in md             # rendered by sympy for symbolic K
     assert "nc_metrics.png" in md and r"\begin{document}" in tex and r"\end{document}" in tex
+
+
+def test_appendix_latex_is_well_formed_and_compiles_where_latex_is_installed(tmp_path, capsys):
+    import re
+
+    from collapsekit.appendix import latex_engine
+
+    assert main(["check", "model_collapse.mixing", "--json", "--device", "cpu"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    made = build_appendix(payload, tmp_path / "app", tmp_path / "figs")
+    tex = (tmp_path / "app" / "appendix.tex").read_text()
+    begins, ends = re.findall(r"\\begin\{(\w+\*?)\}", tex), re.findall(r"\\end\{(\w+\*?)\}", tex)
+    assert sorted(begins) == sorted(ends) and begins.count("document") == 1
+    assert tex.count("{") == tex.count("}")
+    if latex_engine() is None:
+        pytest.skip("no LaTeX engine here: structure validated only (install texlive-latex-recommended)")
+    assert (tmp_path / "app" / "appendix.pdf") in made and (tmp_path / "app" / "appendix.pdf").stat().st_size > 1000
