@@ -64,13 +64,15 @@ class Param:
     """A typed claim parameter.  ``default`` may depend on earlier parameters."""
 
     name: str
-    kind: type                  # int or float
+    kind: type                  # int, float, or tuple (of ints: class sizes, "200,100,50,50" on the CLI)
     default: Any                # value, or callable(dict of earlier params) -> value
     doc: str
     minimum: float | None = None
     maximum: float | None = None
 
-    def coerce(self, value: Any) -> int | float:
+    def coerce(self, value: Any) -> int | float | tuple:
+        if self.kind is tuple:
+            return self._coerce_tuple(value)
         if isinstance(value, str):
             text = value.strip()
             try:
@@ -99,6 +101,18 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             raise ParameterError(self.name, f"{value} is above the maximum {self.maximum:g}")
         return value
+
+    def _coerce_tuple(self, value: Any) -> tuple[int, ...]:
+        """A tuple of integers, each within [minimum, maximum]; a string is split on commas."""
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            items = list(items)
+        except TypeError:
+            raise ParameterError(self.name, f"{value!r} is not a list of integers") from None
+        if not items:
+            raise ParameterError(self.name, "an empty list")
+        entry = Param(self.name, int, 0, self.doc, self.minimum, self.maximum)
+        return tuple(entry.coerce(v) for v in items)
 
 
 @dataclass(frozen=True)

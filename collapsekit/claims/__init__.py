@@ -1,5 +1,6 @@
 """Importing this package registers every claim."""
 from collapsekit.claims import (  # noqa: F401
+    dln,
     dyn,
     etf,
     model_collapse,

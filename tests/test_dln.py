@@ -1,0 +1,69 @@
+"""dln.mse.imbalanced: closed forms per class, the collapse threshold on both sides, depth >= 2
+(the jump to zero and bad basins reported), controls, and bad input."""
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from collapsekit import registry
+from collapsekit.claim import ParameterError
+from collapsekit.runner import run_claim
+from theory import dln as th
+
+CLAIM = registry.get("dln.mse.imbalanced")
+
+
+def _p(counts, M, lw, lh):
+    return {k: float(v) for k, v in th.dln_formulas(counts, M, lw, lh).items()}
+
+
+def test_set_moves_class_sizes_and_depth():
+    for overrides in ({"n": "200,100,50,50", "lambda_W": 0.001, "lambda_H": 0.02},
+                      {"M": 2, "lambda_W": 0.03, "lambda_H": 0.03}):
+        r = run_claim(CLAIM, overrides, device="cpu")
+        assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+
+
+def test_collapse_threshold_on_both_sides_for_one_layer():
+    # N = 15, N^2 lambda_W lambda_H = 1.125: the class with 1 sample collapses, the class with 2 does not
+    f = _p((8, 4, 2, 1), 1, 0.1, 0.05)
+    assert f["p_4"] == 0 and f["w_sq_4"] == 0 and f["p_3"] > 0.2
+    # exactly at the threshold n_3 = N^2 lambda_W lambda_H = 2: p_3 = 0
+    lam = sp.sqrt(sp.Rational(2, 225))
+    assert th.dln_formulas((8, 4, 2, 1), 1, lam, lam)["p_3"] == 0
+    # larger classes: longer w_k, and p_k = 1 - N sqrt(lambda_W lambda_H / n_k)
+    assert f["w_sq_1"] > f["w_sq_2"] > f["w_sq_3"]
+    assert f["p_1"] == pytest.approx(1 - 15 * (0.005 / 8) ** 0.5, rel=1e-14)
+
+
+def test_depth_two_jumps_discontinuously_to_zero():
+    below = [_p((8, 4, 2, 1), 2, lam, lam)["p_3"] for lam in (0.03, 0.035)]
+    above = _p((8, 4, 2, 1), 2, 0.06, 0.06)["p_3"]
+    assert min(below) > 0.5 and above == 0        # no continuous path to 0: a jump
+
+
+def test_a_simulation_in_a_bad_basin_is_reported_and_fails():
+    r = run_claim(CLAIM, {"M": 3, "lambda_W": 0.02, "lambda_H": 0.03, "starts": 4}, device="cpu",
+                  kinds=("symbolic", "simulation"))
+    sim = r.checks["simulation"]
+    if sim.status == "fail":
+        assert "basin above the global optimum" in sim.message
+    else:                                           # a start found the global basin: values must match
+        assert sim.max_rel_err <= 1e-6
+
+
+def test_negative_controls_rejected_by_every_check():
+    r = run_claim(CLAIM, {}, device="cpu")
+    nc = r.checks["negative_control"]
+    assert nc.status == "pass" and len(nc.detail["controls"]) == 3
+    for control in nc.detail["controls"]:
+        assert all(control["rejected_by"].values()), control
+
+
+@pytest.mark.parametrize("overrides,param", [({"n": "5"}, "n"), ({"n": "4,0,2"}, "n"), ({"d": 3}, "d"),
+                                             ({"lambda_W": 0.0}, "lambda_W"), ({"lambda_H": -1.0}, "lambda_H"),
+                                             ({"M": 0}, "M"), ({"n": "a,b"}, "n")])
+def test_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        CLAIM.resolve(overrides)
+    assert err.value.name == param

@@ -1,0 +1,133 @@
+"""Deep linear unconstrained features with imbalanced classes (Dang et al. 2023, arXiv 2301.00437).
+
+Objective (MSE, no bias), classes k = 1..K with n_k samples, N = Σ n_k, M weight matrices:
+    f = (1/(2N))‖W_M⋯W_1 H − Y‖² + (λ_W/2) Σ_l ‖W_l‖² + (λ_H/2)‖H‖²,   widths ≥ K.
+Y's class blocks are orthogonal, and at the optimum every factor is diagonal in one set of
+class directions (a general orthogonal frame; Dang et al.'s theorem — cited).  Class k's block
+of the product has one singular value a_k; its L = M + 1 factors carry singular values s_l with
+Π s_l = a_k (for H the class block's value is ‖h̄_k‖√n_k), and by AM–GM
+    min Σ_l (λ_l/2) s_l² subject to Π s_l = a  =  (L/2) c a^{2/L},   c = (λ_H λ_W^M)^{1/L},
+attained at λ_l s_l² = u := (a² λ_H λ_W^M)^{1/L} for every factor.  So f* = Σ_k min_{a≥0} g_k(a),
+    g_k(a) = (a − √n_k)²/(2N) + (L/2) c a^{2/L}.
+* M = 1 (L = 2): g_k is convex, a_k = (√n_k − N c)₊: class k collapses to zero iff n_k ≤ N²λ_Wλ_H;
+  p_k = (W H̄)_kk = a_k/√n_k = (1 − N√(λ_Wλ_H/n_k))₊, ‖w_k‖² = u/λ_W, ‖h̄_k‖² = u/(λ_H n_k).
+* M ≥ 2: a = 0 is always a local minimum (the penalty's slope is infinite there).  With
+  t = a^{1/L} the stationary points a > 0 solve P(t) = t^{2L−2} − √n_k t^{L−2} + N c = 0, which has
+  0 or 2 positive roots (Descartes); the larger is the local minimum.  The global one is the
+  smaller of g_k(0) = n_k/(2N) and g_k(t_+^L): the jump to zero is discontinuous.
+The root is certified by an exact rational bracket 10⁻⁴⁰ wide (sign change − to +).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from theory.proof import Obligation, exact, nonnegative, positive, zero
+
+_a, _t = sp.symbols("a t", positive=True)
+
+
+def scalar_objective(n_k, N, L, c, a):
+    return (a - sp.sqrt(n_k)) ** 2 / (2 * N) + sp.Rational(L, 2) * c * a ** sp.Rational(2, L)
+
+
+def _largest_root_bracket(n_k, N, L, c):
+    """A rational bracket (lo, hi) around the larger positive root of P, or None if there is none."""
+    P = sp.Poly(_t ** (2 * L - 2) - sp.sqrt(n_k) * _t ** (L - 2) + N * c, _t)
+    roots = [r for r in P.nroots(n=60, maxsteps=200) if abs(sp.im(r)) < 1e-40 and sp.re(r) > 0]
+    if not roots:
+        return None
+    r = sp.Rational(str(max(sp.re(x) for x in roots)))
+    h = r * sp.Rational(1, 10**40)
+    return r - h, r + h
+
+
+def class_optimum(n_k, N, M, lam_W, lam_H) -> dict:
+    """The global minimizer a_k of g_k and the data to certify it."""
+    L, n_k, N = M + 1, sp.Integer(n_k), sp.Integer(N)
+    lw, lh = exact(lam_W), exact(lam_H)
+    c = (lh * lw**M) ** sp.Rational(1, L)
+    g = lambda a: scalar_objective(n_k, N, L, c, a)  # noqa: E731
+    if M == 1:
+        a = sp.Max(sp.sqrt(n_k) - N * c, 0)
+        return {"a": sp.simplify(a), "c": c, "L": L, "bracket": None, "g0": g(0)}
+    br = _largest_root_bracket(n_k, N, L, c)
+    if br is None:
+        return {"a": sp.Integer(0), "c": c, "L": L, "bracket": None, "g0": g(0)}
+    t_mid = (br[0] + br[1]) / 2
+    a_root = t_mid**L
+    a = a_root if sp.N(g(0) - g(a_root), 50) > 0 else sp.Integer(0)
+    return {"a": a, "c": c, "L": L, "bracket": br, "g0": g(0), "a_root": a_root}
+
+
+def dln_formulas(counts, M, lam_W, lam_H) -> dict[str, sp.Expr]:
+    """p_k, ‖w‖² per layer on mode k (s_k²), ‖h̄_k‖² for each class, and the optimal loss."""
+    N = sum(counts)
+    lw, lh = exact(lam_W), exact(lam_H)
+    out, loss = {}, sp.Integer(0)
+    for k, n_k in enumerate(counts, start=1):
+        opt = class_optimum(n_k, N, M, lam_W, lam_H)
+        a, L = opt["a"], opt["L"]
+        u = (a**2 * lh * lw**M) ** sp.Rational(1, L)
+        out[f"p_{k}"] = a / sp.sqrt(n_k)
+        out[f"w_sq_{k}"] = u / lw
+        out[f"h_sq_{k}"] = u / (lh * n_k)
+        loss += scalar_objective(sp.Integer(n_k), sp.Integer(N), L, opt["c"], a)
+    out["loss"] = loss
+    return out
+
+
+def prove_dln(f, counts, M, lam_W, lam_H) -> list[Obligation]:
+    N = sum(counts)
+    L = M + 1
+    lw, lh = exact(lam_W), exact(lam_H)
+    # AM–GM balance for concrete L: λ_l s_l² = u for all factors gives Π s_l = a and the value (L/2) c a^{2/L}.
+    lams = [lw] * M + [lh]
+    u = (_a**2 * sp.Mul(*lams)) ** sp.Rational(1, L)
+    s = [sp.sqrt(u / lam) for lam in lams]
+    c = (lh * lw**M) ** sp.Rational(1, L)
+    obligations = [
+        zero("balanced factors: prod_l s_l = a", sp.simplify(sp.Mul(*s) - _a)),
+        zero("balanced factors: sum_l (lambda_l/2) s_l^2 = (L/2) c a^(2/L)",
+             sp.simplify(sum(lam * x**2 for lam, x in zip(lams, s)) / 2 - sp.Rational(L, 2) * c * _a ** sp.Rational(2, L))),
+    ]
+    total = sp.Integer(0)
+    for k, n_k in enumerate(counts, start=1):
+        opt = class_optimum(n_k, N, M, lam_W, lam_H)
+        a, nk = opt["a"], sp.Integer(n_k)
+        g = lambda x: scalar_objective(nk, sp.Integer(N), L, c, x)  # noqa: E731
+        dg = sp.diff(g(_a), _a)
+        if M == 1:
+            if a != 0:
+                obligations += [zero(f"class {k}: g'(a_k) = 0 at a_k = sqrt(n_k) - N c", sp.simplify(dg.subs(_a, a))),
+                                positive(f"class {k}: active, sqrt(n_k) > N c (n_k > N^2 lambda_W lambda_H)", a)]
+            else:
+                obligations.append(nonnegative(f"class {k}: g'(0+) = c - sqrt(n_k)/N >= 0: collapsed "
+                                               f"(n_k <= N^2 lambda_W lambda_H)", sp.simplify(c - sp.sqrt(nk) / N)))
+            obligations.append(positive(f"class {k}: g convex (g'' = 1/N)", sp.diff(g(_a), _a, 2)))
+        else:
+            P = _t ** (2 * L - 2) - sp.sqrt(nk) * _t ** (L - 2) + N * c
+            if opt["bracket"] is None:
+                obligations.append(positive(f"class {k}: P has no positive root at its minimum over t > 0, "
+                                            f"so g has no interior stationary point and a_k = 0",
+                                            P.subs(_t, sp.nsimplify(sp.N(_min_point(nk, L), 60), rational=True))))
+            else:
+                lo, hi = opt["bracket"]
+                obligations += [positive(f"class {k}: P(t_lo) < 0 (the larger root, bracketed)", -P.subs(_t, lo)),
+                                positive(f"class {k}: P(t_hi) > 0", P.subs(_t, hi))]
+                better = opt["g0"] - g(opt["a_root"])
+                if a != 0:
+                    obligations.append(positive(f"class {k}: the interior minimum beats a = 0", better))
+                else:
+                    obligations.append(positive(f"class {k}: a = 0 beats the interior minimum (the jump)", -better))
+        u = (a**2 * lh * lw**M) ** sp.Rational(1, L)
+        obligations += [zero(f"class {k}: p_k = a_k/sqrt(n_k)", sp.simplify(f[f"p_{k}"] - a / sp.sqrt(nk))),
+                        zero(f"class {k}: each W_l has s_k^2 = u/lambda_W", sp.simplify(f[f"w_sq_{k}"] - u / lw)),
+                        zero(f"class {k}: ||hbar_k||^2 = u/(lambda_H n_k)", sp.simplify(f[f"h_sq_{k}"] - u / (lh * nk)))]
+        total += g(a)
+    obligations.append(zero("loss = sum over classes of min_a g_k(a)", sp.simplify(f["loss"] - total)))
+    return obligations
+
+
+def _min_point(n_k, L):
+    """argmin over t > 0 of P(t) − Nc (where P' = 0): t^L = √n_k (L−2)/(2L−2)."""
+    return (sp.sqrt(n_k) * sp.Rational(L - 2, 2 * L - 2)) ** sp.Rational(1, L)
