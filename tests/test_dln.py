@@ -2,6 +2,7 @@
 (the jump to zero and bad basins reported), controls, and bad input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -67,3 +68,15 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CLAIM.resolve(overrides)
     assert err.value.name == param
+
+
+@pytest.mark.heavy
+def test_norms_figure_matches_theory_and_is_deterministic():
+    from figures import dln_norms as fig
+
+    a, b = fig.compute(fig.FIGURE.seed, "cpu"), fig.compute(fig.FIGURE.seed, "cpu")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    for i, (M, lw, lh) in enumerate(fig.CASES):
+        f = th.dln_formulas(fig.COUNTS, M, lw, lh)
+        w = np.array([float(f[f"w_sq_{k + 1}"]) for k in range(len(fig.COUNTS))])
+        assert abs(a[f"loss_gap/{i}"]) < 1e-9 and np.allclose(a[f"sim_w/{i}"], w, atol=1e-6)

@@ -43,7 +43,7 @@ def _largest_root_bracket(n_k, N, L, c):
 
 def class_optimum(n_k, N, M, lam_W, lam_H) -> dict:
     """The global minimizer a_k of g_k and the data to certify it."""
-    L, n_k, N = M + 1, sp.Integer(n_k), sp.Integer(N)
+    L, n_k, N = M + 1, exact(n_k), sp.Integer(N)        # n_k may be a rational (a theory curve)
     lw, lh = exact(lam_W), exact(lam_H)
     c = (lh * lw**M) ** sp.Rational(1, L)
     g = lambda a: scalar_objective(n_k, N, L, c, a)  # noqa: E731
