@@ -19,6 +19,7 @@ class DeepLinear:
     M: int
     lam_W: float
     lam_H: float
+    bias: bool = False          # an unregularized last-layer bias b: logits W_M⋯W_1 H + b 1ᵀ
 
     def __post_init__(self):
         K = len(self.counts)
@@ -36,23 +37,28 @@ class DeepLinear:
         self.N = int(sum(self.counts))
         self.Y = np.eye(K)[:, self.labels]
         self.shapes = [(K if l == self.M - 1 else self.d, self.d) for l in range(self.M)] + [(self.d, self.N)]
+        if self.bias:
+            self.shapes.append((K, 1))
 
     def unpack(self, x):
+        """(Ws, H), plus b when the model has a bias."""
         out, i = [], 0
         for r, c in self.shapes:
             out.append(x[i:i + r * c].reshape(r, c))
             i += r * c
+        if self.bias:
+            return out[:-2], out[-2], out[-1]
         return out[:-1], out[-1]
 
     def size(self) -> int:
         return sum(r * c for r, c in self.shapes)
 
     def value_and_grad(self, x):
-        Ws, H = self.unpack(x)
+        Ws, H, *b = self.unpack(x)
         prefix = [H]                                   # prefix[l] = W_l ⋯ W_1 H
         for W in Ws:
             prefix.append(W @ prefix[-1])
-        R = (prefix[-1] - self.Y) / self.N
+        R = (prefix[-1] + (b[0] if b else 0.0) - self.Y) / self.N
         f = 0.5 * self.N * np.sum(R * R) + 0.5 * self.lam_W * sum(np.sum(W * W) for W in Ws) \
             + 0.5 * self.lam_H * np.sum(H * H)
         grads, G = [None] * self.M, R                  # G = (W_M⋯W_{l+1})ᵀ R, built from the top
@@ -60,11 +66,12 @@ class DeepLinear:
             grads[l] = G @ prefix[l].T + self.lam_W * Ws[l]
             G = Ws[l].T @ G
         gH = G + self.lam_H * H
-        return f, np.concatenate([g.ravel() for g in grads] + [gH.ravel()])
+        extra = [R.sum(1)] if b else []
+        return f, np.concatenate([g.ravel() for g in grads] + [gH.ravel()] + extra)
 
     def product_means(self, x):
         """(W_M⋯W_1 H̄) and H̄: class means of the product and of the features."""
-        Ws, H = self.unpack(x)
+        Ws, H = self.unpack(x)[:2]
         P = np.eye(Ws[0].shape[1])
         for W in Ws:
             P = W @ P

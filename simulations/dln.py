@@ -24,6 +24,8 @@ class DLNResult:
     layer_sv_sq: np.ndarray    # (S, M, K): squared top-K singular values of every W_l, descending
     iterations: int
     converged: np.ndarray      # (S,)
+    bias: np.ndarray | None = None       # (S, K) when the model has a last-layer bias
+    last_layer: np.ndarray | None = None  # (S, K, d): W_M
 
     @property
     def best(self) -> int:
@@ -31,7 +33,7 @@ class DLNResult:
 
 
 def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed: int, device: str = "auto",
-          gtol: float = 1e-10, max_rounds: int = 60, scale: float = 0.5) -> DLNResult:
+          gtol: float = 1e-10, max_rounds: int = 60, scale: float = 0.5, bias: bool = False) -> DLNResult:
     K, N = len(counts), int(sum(counts))
     if K < 2 or min(counts) < 1:
         raise ValueError(f"counts={counts}: need K >= 2 classes, each with a sample")
@@ -44,14 +46,19 @@ def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed:
     labels = torch.as_tensor(np.repeat(np.arange(K), counts))
     Y = torch.eye(K, dtype=torch.float64)[:, labels].to(dev)
     shapes = [(K if l == M - 1 else d, d) for l in range(M)] + [(d, N)]
+    if bias:
+        shapes.append((K, 1))                          # unregularized last-layer bias
     params = [(scale * torch.randn(starts, r, c, generator=gen, dtype=torch.float64)).to(dev).requires_grad_()
               for r, c in shapes]
+    n_w = M
 
     def objective():
-        *Ws, H = params
+        Ws, H = params[:n_w], params[n_w]
         Z = H
         for W in Ws:
             Z = W @ Z
+        if bias:
+            Z = Z + params[-1]
         fit = ((Z - Y) ** 2).sum((1, 2)) / (2 * N)
         return fit + lam_W / 2 * sum((W**2).sum((1, 2)) for W in Ws) + lam_H / 2 * (H**2).sum((1, 2))
 
@@ -78,11 +85,12 @@ def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed:
         g = grad_max()
         with torch.no_grad():
             f = objective()
-            *Ws, H = params
+            Ws, H = params[:n_w], params[n_w]
             P = Ws[0]
             for W in Ws[1:]:
                 P = W @ P
             Hbar = torch.stack([H[:, :, labels == k].mean(-1) for k in range(K)], dim=-1)
             sv = torch.stack([torch.linalg.svdvals(W)[:, :K] ** 2 for W in Ws], dim=1)
     out = lambda t: t.detach().cpu().numpy()  # noqa: E731
-    return DLNResult(out(f), out(g), out(P @ Hbar), out(Hbar), out(sv), rounds * 500, out(g < gtol))
+    return DLNResult(out(f), out(g), out(P @ Hbar), out(Hbar), out(sv), rounds * 500, out(g < gtol),
+                     out(params[-1][..., 0]) if bias else None, out(Ws[-1]))

@@ -80,3 +80,30 @@ def test_norms_figure_matches_theory_and_is_deterministic():
         f = th.dln_formulas(fig.COUNTS, M, lw, lh)
         w = np.array([float(f[f"w_sq_{k + 1}"]) for k in range(len(fig.COUNTS))])
         assert abs(a[f"loss_gap/{i}"]) < 1e-9 and np.allclose(a[f"sim_w/{i}"], w, atol=1e-6)
+
+
+BALANCED = registry.get("dln.mse.balanced")
+
+
+@pytest.mark.parametrize("overrides", [{"bias": 0}, {"M": 2, "K": 3}, {"K": 2, "n": 7}])
+def test_balanced_passes_with_and_without_bias_and_in_depth(overrides):
+    r = run_claim(BALANCED, overrides, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+
+
+def test_balanced_bias_gives_the_simplex_etf_and_its_controls_are_rejected():
+    f = th.dln_balanced_formulas(4, 5, 1, 0.03, 0.03, True)
+    assert f["cos_h"] == sp.Rational(-1, 3) and f["b"] == sp.Rational(1, 4)
+    assert th.dln_balanced_formulas(4, 5, 1, 0.03, 0.03, False)["cos_h"] == 0
+    r = run_claim(BALANCED, {}, device="cpu")
+    nc = r.checks["negative_control"]
+    assert nc.status == "pass" and len(nc.detail["controls"]) == 3
+    assert all(all(c["rejected_by"].values()) for c in nc.detail["controls"])
+
+
+@pytest.mark.parametrize("overrides,param", [({"K": 1}, "K"), ({"d": 3}, "d"), ({"bias": 2}, "bias"),
+                                             ({"lambda_H": 0.0}, "lambda_H")])
+def test_balanced_bad_parameters_name_the_parameter(overrides, param):
+    with pytest.raises(ParameterError) as err:
+        BALANCED.resolve(overrides)
+    assert err.value.name == param

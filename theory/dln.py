@@ -131,3 +131,96 @@ def prove_dln(f, counts, M, lam_W, lam_H) -> list[Obligation]:
 def _min_point(n_k, L):
     """argmin over t > 0 of P(t) − Nc (where P' = 0): t^L = √n_k (L−2)/(2L−2)."""
     return (sp.sqrt(n_k) * sp.Rational(L - 2, 2 * L - 2)) ** sp.Rational(1, L)
+
+
+# --------------------------------------------------------------------------- dln.mse.balanced
+def dln_balanced_formulas(K, n, M, lam_W, lam_H, bias: bool) -> dict[str, sp.Expr]:
+    """Balanced classes (n each, N = K n).  Without bias the target Y has K modes of singular value
+    √n: an orthogonal frame, (W_M⋯W_1 H̄) = p I.  With an unregularized last-layer bias the optimal
+    b = (Y − W⋯H)1/N removes the mean, the target becomes (I − J/K)Y with K − 1 modes of value √n,
+    and the optimum is a simplex ETF: W_M⋯W_1 H̄ = p (I − J/K), b = 1/K, cosines −1/(K − 1)."""
+    N, L = K * n, M + 1
+    lw, lh = exact(lam_W), exact(lam_H)
+    opt = class_optimum(n, N, M, lam_W, lam_H)
+    a = opt["a"]
+    u = (a**2 * lh * lw**M) ** sp.Rational(1, L)
+    p = a / sp.sqrt(n)
+    modes = K - 1 if bias else K
+    g = scalar_objective(exact(n), sp.Integer(N), L, opt["c"], a)
+    out = {"loss": modes * g, "w_sq": u / lw}
+    if bias:
+        out.update(diag=p * sp.Rational(K - 1, K), offdiag=-p / K, b=sp.Rational(1, K),
+                   h_sq=sp.Rational(K - 1, K) * u / (lh * n))
+        if a != 0:
+            out.update(cos_h=sp.Rational(-1, K - 1), cos_w=sp.Rational(-1, K - 1))
+    else:
+        out.update(diag=p, offdiag=sp.Integer(0), h_sq=u / (lh * n))
+        if a != 0:
+            out.update(cos_h=sp.Integer(0), cos_w=sp.Integer(0))
+    return out
+
+
+def prove_dln_balanced(f, K, n, M, lam_W, lam_H, bias: bool) -> list[Obligation]:
+    """The per-mode optimum (as in prove_dln), the mode count, and the bias / Gram structure."""
+    N = K * n
+    counts = (n,) * (K - 1 if bias else K)
+    per_mode = dln_formulas(counts, M, lam_W, lam_H)
+    # prove_dln certifies a_k for a class of size n among N samples; the same scalar problem here.
+    obligations = [o for o in prove_dln(per_mode, counts, M, lam_W, lam_H) if "loss" not in o.name] \
+        if N == sum(counts) else _prove_modes(n, N, M, lam_W, lam_H)
+    lw, lh = exact(lam_W), exact(lam_H)
+    opt = class_optimum(n, N, M, lam_W, lam_H)
+    a, L = opt["a"], M + 1
+    u = (a**2 * lh * lw**M) ** sp.Rational(1, L)
+    p = a / sp.sqrt(n)
+    g = scalar_objective(exact(n), sp.Integer(N), L, opt["c"], a)
+    modes = K - 1 if bias else K
+    obligations.append(zero(f"loss = {modes} modes x min_a g(a)", sp.simplify(f["loss"] - modes * g)))
+    obligations.append(zero("every W_l has squared singular value u/lambda_W on each mode", sp.simplify(f["w_sq"] - u / lw)))
+    if bias:
+        # b = (Y - P H)1/N with P H = p (I - J/K) Y: (I - J/K) Y 1 = n (I - J/K) 1 = 0, Y 1 = n 1.
+        Jk = sp.ones(K, K) / K
+        PH1 = p * (sp.eye(K) - Jk) * sp.ones(K, 1) * n
+        b = (sp.ones(K, 1) * n - PH1) / N
+        G = sp.eye(K) - Jk                              # the Gram of class means and of classifier rows, up to scale
+        obligations += [
+            zero("b = (Y - PH)1/N = 1/K", sum(sp.simplify(x - f["b"]) ** 2 for x in b)),
+            zero("diag of p (I - J/K)", sp.simplify(f["diag"] - p * G[0, 0])),
+            zero("off-diagonal of p (I - J/K)", sp.simplify(f["offdiag"] - p * G[0, 1])),
+            zero("||hbar_k||^2 = (1 - 1/K) u/(lambda_H n) (the K-1 modes span 1-perp)",
+                 sp.simplify(f["h_sq"] - G[0, 0] * u / (lh * n))),
+        ]
+        if "cos_h" in f:
+            obligations += [zero("class means: cosine G_12/G_11 = -1/(K-1) (simplex ETF)",
+                                 sp.simplify(f["cos_h"] - G[0, 1] / G[0, 0])),
+                             zero("classifier rows: the same Gram, cosine -1/(K-1)",
+                                  sp.simplify(f["cos_w"] - G[0, 1] / G[0, 0]))]
+    else:
+        obligations += [zero("diag p = a/sqrt(n)", sp.simplify(f["diag"] - p)),
+                        zero("orthogonal frame: off-diagonal 0", f["offdiag"]),
+                        zero("||hbar_k||^2 = u/(lambda_H n)", sp.simplify(f["h_sq"] - u / (lh * n)))]
+        if "cos_h" in f:
+            obligations += [zero("orthogonal class means", f["cos_h"]), zero("orthogonal classifier rows", f["cos_w"])]
+    return obligations
+
+
+def _prove_modes(n, N, M, lam_W, lam_H) -> list[Obligation]:
+    """Certificate of the mode optimum when the modes (K − 1) do not add up to N/n (the bias case)."""
+    L, lw, lh = M + 1, exact(lam_W), exact(lam_H)
+    opt = class_optimum(n, N, M, lam_W, lam_H)
+    c, a, nn = opt["c"], opt["a"], exact(n)
+    g = lambda x: scalar_objective(nn, sp.Integer(N), L, c, x)  # noqa: E731
+    dg = sp.diff(g(_a), _a)
+    if M == 1:
+        if a != 0:
+            return [zero("mode: g'(a) = 0 at a = sqrt(n) - N c", sp.simplify(dg.subs(_a, a))), positive("mode active", a)]
+        return [nonnegative("mode collapsed: g'(0+) >= 0", sp.simplify(c - sp.sqrt(nn) / N))]
+    P = _t ** (2 * L - 2) - sp.sqrt(nn) * _t ** (L - 2) + N * c
+    if opt["bracket"] is None:
+        return [positive("mode: P > 0 at its minimum over t > 0: no interior stationary point",
+                         P.subs(_t, sp.nsimplify(sp.N(_min_point(nn, L), 60), rational=True)))]
+    lo, hi = opt["bracket"]
+    better = opt["g0"] - g(opt["a_root"])
+    return [positive("mode: P(t_lo) < 0", -P.subs(_t, lo)), positive("mode: P(t_hi) > 0", P.subs(_t, hi)),
+            positive("mode: the interior minimum beats a = 0", better) if a != 0
+            else positive("mode: a = 0 beats the interior minimum (the jump)", -better)]

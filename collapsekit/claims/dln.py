@@ -50,6 +50,18 @@ def _no_sqrt(p, f):
     return {**f, **{f"p_{k}": f[f"p_{k}"] / sp.sqrt(n_k) for k, n_k in enumerate(p["n"], start=1)}}
 
 
+INIT = 1.0        # random-start scale: unit-size starts reach the global basin more often than 0.5 (measured)
+GRAD_TOL = 1e-8   # largest gradient entry accepted as converged, both routes
+
+
+def _basin(best: float, f_star: float) -> str:
+    """A note when the best start stopped above the predicted global optimum (a bad basin)."""
+    if best <= f_star * (1 + 1e-6) + 1e-12:
+        return ""
+    return (f"; every start stopped in a basin above the global optimum (best f = {best:.8g} > f* = {f_star:.8g}): "
+            f"a rank-deficient local minimum, reported as such")
+
+
 @register
 class DeepLinearImbalanced(Claim):
     id = "dln.mse.imbalanced"
@@ -75,7 +87,7 @@ class DeepLinearImbalanced(Claim):
     hypotheses = ("MSE, no bias", "every width >= K", "the optimum is a general orthogonal frame (Dang et al.)",
                   "lambda_W equal across the M weight matrices")
     tolerances = {
-        "numeric": Tolerance(1e-6, "scipy L-BFGS to a largest gradient entry <= 1e-9: values (quadratic in "
+        "numeric": Tolerance(1e-6, "scipy L-BFGS to a largest gradient entry <= 1e-8: values (quadratic in "
                                    "the parameters) accurate to ~1e-8; collapsed classes decay only linearly near 0"),
         "simulation": Tolerance(1e-6, "torch L-BFGS (strong Wolfe) to a largest gradient entry <= 1e-8, same "
                                       "argument; the best of the random starts, the others reported"),
@@ -120,7 +132,7 @@ class DeepLinearImbalanced(Claim):
 
     def numeric(self, p, ctx):
         prob = nd.DeepLinear(p["n"], p["d"], p["M"], p["lambda_W"], p["lambda_H"])
-        r = nd.multistart(prob, ctx.rng("numeric"), starts=p["starts"])
+        r = nd.multistart(prob, ctx.rng("numeric"), starts=p["starts"], scale=INIT)
         PH, Hbar = prob.product_means(r["x"])
         Ws, _ = prob.unpack(r["x"])
         sv = np.stack([np.linalg.svd(W, compute_uv=False)[:len(p["n"])] ** 2 for W in Ws])
@@ -128,23 +140,135 @@ class DeepLinearImbalanced(Claim):
         reached = int(np.sum(np.asarray(r["values"]) <= r["f"] + 1e-9 * max(1.0, abs(r["f"]))))
         return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "values": r["values"],
                                     "grad_max": r["grad_max"]},
-                           converged=r["grad_max"] <= 1e-9,
+                           converged=r["grad_max"] <= GRAD_TOL,
                            message=f"scipy L-BFGS, {reached}/{p['starts']} starts at the best value; "
-                                   f"largest gradient entry {r['grad_max']:.1e}")
+                                   f"largest gradient entry {r['grad_max']:.1e}"
+                                   + _basin(r["f"], float(th.dln_formulas(*self._args(p))["loss"])))
 
     def simulate(self, p, ctx):
         r = sd.train(p["n"], p["d"], p["M"], p["lambda_W"], p["lambda_H"], p["starts"], ctx.seed_for("simulation"),
-                     ctx.device, gtol=1e-8)
+                     ctx.device, gtol=GRAD_TOL, scale=INIT)
         b = r.best
         values = {"loss": float(r.f[b]), **self._observed(p, r.product_means[b], r.feature_means[b], r.layer_sv_sq[b])}
         reached = int(np.sum(r.f <= r.f[b] + 1e-9 * max(1.0, abs(r.f[b]))))
-        f_star = float(th.dln_formulas(*self._args(p))["loss"])
-        basin = ("" if r.f[b] <= f_star * (1 + 1e-6) else
-                 f"; every start stopped in a basin above the global optimum (best f = {r.f[b]:.8g} > f* = "
-                 f"{f_star:.8g}): a rank-deficient local minimum, reported as such")
+        basin = _basin(float(r.f[b]), float(th.dln_formulas(*self._args(p))["loss"]))
         return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "values": r.f.tolist(),
                                     "grad_max": float(r.grad_max[b]), "iterations": r.iterations},
                            converged=bool(r.converged[b]),
                            message=f"torch L-BFGS, {reached}/{p['starts']} starts at the best value"
                                    + (" (the others stopped in other basins)" if reached < p["starts"] else "")
                                    + f"; largest gradient entry {r.grad_max[b]:.1e}" + basin)
+
+
+def _cosines(V: np.ndarray) -> np.ndarray:
+    """Pairwise cosines of the columns of V (i < j)."""
+    U = V / np.linalg.norm(V, axis=0, keepdims=True)
+    G = U.T @ U
+    return G[np.triu_indices(G.shape[0], 1)]
+
+
+def _balanced_bias_dropped(p, f):
+    """Without the bias's mean removal: K modes (an orthogonal frame) predicted even with a bias."""
+    if not p["bias"]:
+        return f
+    g = th.dln_balanced_formulas(p["K"], p["n"], p["M"], p["lambda_W"], p["lambda_H"], False)
+    return {**f, "loss": g["loss"], "diag": g["diag"], "offdiag": g["offdiag"], "h_sq": g["h_sq"]}
+
+
+def _cosine_wrong(p, f):
+    """Cosines -1/K instead of -1/(K-1) (with a bias) or -1/K instead of 0 (without)."""
+    if "cos_h" not in f:
+        return f
+    return {**f, "cos_h": sp.Rational(-1, p["K"]), "cos_w": sp.Rational(-1, p["K"])}
+
+
+def _mode_exponent(p, f):
+    """Squared singular values u/lambda_W with u = (a^2 lambda_H lambda_W^M)^(1/M) (H's factor forgotten)."""
+    M = p["M"]
+    lw, lh = exact(p["lambda_W"]), exact(p["lambda_H"])
+    a = th.class_optimum(p["n"], p["K"] * p["n"], M, p["lambda_W"], p["lambda_H"])["a"]
+    return {**f, "w_sq": (a**2 * lh * lw**M) ** sp.Rational(1, M) / lw}
+
+
+@register
+class DeepLinearBalanced(Claim):
+    id = "dln.mse.balanced"
+    title = "Deep linear UFM, MSE, balanced classes: an orthogonal frame without bias, a simplex ETF with a last-layer bias"
+    summary = ("deep linear MSE UFM, balanced: orthogonal frame at every layer without bias; with an unregularized "
+               "last-layer bias b = 1/K and a simplex ETF (cosines −1/(K−1)) of class means and classifier rows")
+    summary_source = "Dang et al. 2023"
+    statement = (r"\min\ \tfrac{1}{2N}\|W_M\cdots W_1H+b\mathbf 1^\top-Y\|_F^2+\tfrac{\lambda_W}{2}\sum_l\|W_l\|_F^2+"
+                 r"\tfrac{\lambda_H}{2}\|H\|_F^2:\ W_M\cdots W_1\bar H=p\,(I-\tfrac{J}{K}),\ b=\tfrac1K\mathbf 1,\ "
+                 r"\cos(\bar h_k,\bar h_l)=\cos(w_k,w_l)=-\tfrac{1}{K-1};\ \text{no bias: }p\,I,\ \text{cosines }0")
+    source = Source("Dang, Tran, Osher, Tran-The, Ho & Nguyen", "Neural collapse in deep linear networks: from "
+                    "balanced to imbalanced data", 2023, "balanced MSE theorems (recalled: OF without bias, ETF with "
+                    "a last-layer bias); the mode reduction and b = 1/K re-derived here", arxiv="2301.00437")
+    params = (Param("K", int, 4, "classes", minimum=2, maximum=64),
+              Param("n", int, 5, "samples per class", minimum=1, maximum=10000),
+              Param("M", int, 1, "number of weight matrices (depth)", minimum=1, maximum=6),
+              Param("d", int, lambda p: p["K"], "width of every layer and of the features (>= K)", minimum=1),
+              Param("lambda_W", float, 0.03, "weight decay of every W_l", minimum=0.0),
+              Param("lambda_H", float, 0.03, "weight decay of the features", minimum=0.0),
+              Param("bias", int, 1, "1: an unregularized last-layer bias; 0: none", minimum=0, maximum=1),
+              Param("starts", int, 6, "random starts of each optimizer", minimum=1, maximum=64))
+    test_K = (2, 3)
+    hypotheses = ("MSE; the bias, when present, is not regularized", "every width >= K",
+                  "balanced classes", "lambda_W equal across layers")
+    tolerances = DeepLinearImbalanced.tolerances
+    negative_controls = (
+        NegativeControl("with a bias, the K-mode orthogonal-frame solution (the mean not removed)", _balanced_bias_dropped),
+        NegativeControl("cosines -1/K", _cosine_wrong),
+        NegativeControl("singular values with exponent 1/M (H's factor forgotten)", _mode_exponent),
+    )
+
+    def validate(self, p):
+        if p["d"] < p["K"]:
+            raise ParameterError("d", f"d={p['d']} < K={p['K']}: the frame needs d >= K")
+        for name in ("lambda_W", "lambda_H"):
+            if p[name] <= 0:
+                raise ParameterError(name, f"{p[name]}: the closed forms need positive weight decay")
+
+    def _args(self, p):
+        return p["K"], p["n"], p["M"], p["lambda_W"], p["lambda_H"], bool(p["bias"])
+
+    def formulas(self, p):
+        return th.dln_balanced_formulas(*self._args(p))
+
+    def prove(self, p, formulas):
+        return th.prove_dln_balanced(formulas, *self._args(p))
+
+    def _observed(self, p, loss, PH, Hbar, sv, W_last, b):
+        K, modes = p["K"], p["K"] - 1 if p["bias"] else p["K"]
+        off = ~np.eye(K, dtype=bool)
+        values = {"loss": loss, "diag": np.diag(PH), "offdiag": PH[off], "h_sq": (Hbar**2).sum(0),
+                  "w_sq": np.asarray(sv)[:, :modes].ravel(), "cos_h": _cosines(Hbar), "cos_w": _cosines(W_last.T)}
+        if b is not None:
+            values["b"] = np.ravel(b)
+        return values
+
+    def numeric(self, p, ctx):
+        prob = nd.DeepLinear((p["n"],) * p["K"], p["d"], p["M"], p["lambda_W"], p["lambda_H"], bias=bool(p["bias"]))
+        r = nd.multistart(prob, ctx.rng("numeric"), starts=p["starts"], scale=INIT)
+        PH, Hbar = prob.product_means(r["x"])
+        Ws, _, *b = prob.unpack(r["x"])
+        sv = np.stack([np.linalg.svd(W, compute_uv=False)[:p["K"]] ** 2 for W in Ws])
+        values = self._observed(p, r["f"], PH, Hbar, sv, Ws[-1], b[0] if b else None)
+        reached = int(np.sum(np.asarray(r["values"]) <= r["f"] + 1e-9 * max(1.0, abs(r["f"]))))
+        return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "grad_max": r["grad_max"]},
+                           converged=r["grad_max"] <= GRAD_TOL,
+                           message=f"scipy L-BFGS, {reached}/{p['starts']} starts at the best value; "
+                                   f"largest gradient entry {r['grad_max']:.1e}"
+                                   + _basin(r["f"], float(th.dln_balanced_formulas(*self._args(p))["loss"])))
+
+    def simulate(self, p, ctx):
+        r = sd.train((p["n"],) * p["K"], p["d"], p["M"], p["lambda_W"], p["lambda_H"], p["starts"],
+                     ctx.seed_for("simulation"), ctx.device, gtol=GRAD_TOL, bias=bool(p["bias"]), scale=INIT)
+        b = r.best
+        values = self._observed(p, float(r.f[b]), r.product_means[b], r.feature_means[b], r.layer_sv_sq[b],
+                                r.last_layer[b], None if r.bias is None else r.bias[b])
+        reached = int(np.sum(r.f <= r.f[b] + 1e-9 * max(1.0, abs(r.f[b]))))
+        return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "grad_max": float(r.grad_max[b])},
+                           converged=bool(r.converged[b]),
+                           message=f"torch L-BFGS, {reached}/{p['starts']} starts at the best value; "
+                                   f"largest gradient entry {r.grad_max[b]:.1e}"
+                                   + _basin(float(r.f[b]), float(th.dln_balanced_formulas(*self._args(p))["loss"])))
