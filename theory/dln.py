@@ -95,30 +95,7 @@ def prove_dln(f, counts, M, lam_W, lam_H) -> list[Obligation]:
         opt = class_optimum(n_k, N, M, lam_W, lam_H)
         a, nk = opt["a"], sp.Integer(n_k)
         g = lambda x: scalar_objective(nk, sp.Integer(N), L, c, x)  # noqa: E731
-        dg = sp.diff(g(_a), _a)
-        if M == 1:
-            if a != 0:
-                obligations += [zero(f"class {k}: g'(a_k) = 0 at a_k = sqrt(n_k) - N c", sp.simplify(dg.subs(_a, a))),
-                                positive(f"class {k}: active, sqrt(n_k) > N c (n_k > N^2 lambda_W lambda_H)", a)]
-            else:
-                obligations.append(nonnegative(f"class {k}: g'(0+) = c - sqrt(n_k)/N >= 0: collapsed "
-                                               f"(n_k <= N^2 lambda_W lambda_H)", sp.simplify(c - sp.sqrt(nk) / N)))
-            obligations.append(positive(f"class {k}: g convex (g'' = 1/N)", sp.diff(g(_a), _a, 2)))
-        else:
-            P = _t ** (2 * L - 2) - sp.sqrt(nk) * _t ** (L - 2) + N * c
-            if opt["bracket"] is None:
-                obligations.append(positive(f"class {k}: P has no positive root at its minimum over t > 0, "
-                                            f"so g has no interior stationary point and a_k = 0",
-                                            P.subs(_t, sp.nsimplify(sp.N(_min_point(nk, L), 60), rational=True))))
-            else:
-                lo, hi = opt["bracket"]
-                obligations += [positive(f"class {k}: P(t_lo) < 0 (the larger root, bracketed)", -P.subs(_t, lo)),
-                                positive(f"class {k}: P(t_hi) > 0", P.subs(_t, hi))]
-                better = opt["g0"] - g(opt["a_root"])
-                if a != 0:
-                    obligations.append(positive(f"class {k}: the interior minimum beats a = 0", better))
-                else:
-                    obligations.append(positive(f"class {k}: a = 0 beats the interior minimum (the jump)", -better))
+        obligations += certify_optimum(f"class {k}", nk, N, M, lam_W, lam_H)
         u = (a**2 * lh * lw**M) ** sp.Rational(1, L)
         obligations += [zero(f"class {k}: p_k = a_k/sqrt(n_k)", sp.simplify(f[f"p_{k}"] - a / sp.sqrt(nk))),
                         zero(f"class {k}: each W_l has s_k^2 = u/lambda_W", sp.simplify(f[f"w_sq_{k}"] - u / lw)),
@@ -163,11 +140,7 @@ def dln_balanced_formulas(K, n, M, lam_W, lam_H, bias: bool) -> dict[str, sp.Exp
 def prove_dln_balanced(f, K, n, M, lam_W, lam_H, bias: bool) -> list[Obligation]:
     """The per-mode optimum (as in prove_dln), the mode count, and the bias / Gram structure."""
     N = K * n
-    counts = (n,) * (K - 1 if bias else K)
-    per_mode = dln_formulas(counts, M, lam_W, lam_H)
-    # prove_dln certifies a_k for a class of size n among N samples; the same scalar problem here.
-    obligations = [o for o in prove_dln(per_mode, counts, M, lam_W, lam_H) if "loss" not in o.name] \
-        if N == sum(counts) else _prove_modes(n, N, M, lam_W, lam_H)
+    obligations = certify_optimum("each mode", n, N, M, lam_W, lam_H)
     lw, lh = exact(lam_W), exact(lam_H)
     opt = class_optimum(n, N, M, lam_W, lam_H)
     a, L = opt["a"], M + 1
@@ -204,23 +177,27 @@ def prove_dln_balanced(f, K, n, M, lam_W, lam_H, bias: bool) -> list[Obligation]
     return obligations
 
 
-def _prove_modes(n, N, M, lam_W, lam_H) -> list[Obligation]:
-    """Certificate of the mode optimum when the modes (K − 1) do not add up to N/n (the bias case)."""
-    L, lw, lh = M + 1, exact(lam_W), exact(lam_H)
-    opt = class_optimum(n, N, M, lam_W, lam_H)
-    c, a, nn = opt["c"], opt["a"], exact(n)
+def certify_optimum(label: str, n_k, N, M, lam_W, lam_H) -> list[Obligation]:
+    """Obligations that class_optimum's a is the global minimizer of g over a >= 0."""
+    L = M + 1
+    opt = class_optimum(n_k, N, M, lam_W, lam_H)
+    c, a, nn = opt["c"], opt["a"], exact(n_k)
     g = lambda x: scalar_objective(nn, sp.Integer(N), L, c, x)  # noqa: E731
-    dg = sp.diff(g(_a), _a)
     if M == 1:
+        dg = sp.diff(g(_a), _a)
+        convex = positive(f"{label}: g convex (g'' = 1/N)", sp.diff(g(_a), _a, 2))
         if a != 0:
-            return [zero("mode: g'(a) = 0 at a = sqrt(n) - N c", sp.simplify(dg.subs(_a, a))), positive("mode active", a)]
-        return [nonnegative("mode collapsed: g'(0+) >= 0", sp.simplify(c - sp.sqrt(nn) / N))]
+            return [zero(f"{label}: g'(a) = 0 at a = sqrt(n) - N c", sp.simplify(dg.subs(_a, a))),
+                    positive(f"{label}: active, sqrt(n) > N c (n > N^2 lambda_W lambda_H)", a), convex]
+        return [nonnegative(f"{label}: g'(0+) = c - sqrt(n)/N >= 0: collapsed (n <= N^2 lambda_W lambda_H)",
+                            sp.simplify(c - sp.sqrt(nn) / N)), convex]
     P = _t ** (2 * L - 2) - sp.sqrt(nn) * _t ** (L - 2) + N * c
     if opt["bracket"] is None:
-        return [positive("mode: P > 0 at its minimum over t > 0: no interior stationary point",
+        return [positive(f"{label}: P > 0 at its minimum over t > 0: no interior stationary point, a = 0",
                          P.subs(_t, sp.nsimplify(sp.N(_min_point(nn, L), 60), rational=True)))]
     lo, hi = opt["bracket"]
     better = opt["g0"] - g(opt["a_root"])
-    return [positive("mode: P(t_lo) < 0", -P.subs(_t, lo)), positive("mode: P(t_hi) > 0", P.subs(_t, hi)),
-            positive("mode: the interior minimum beats a = 0", better) if a != 0
-            else positive("mode: a = 0 beats the interior minimum (the jump)", -better)]
+    return [positive(f"{label}: P(t_lo) < 0 (the larger root, bracketed)", -P.subs(_t, lo)),
+            positive(f"{label}: P(t_hi) > 0", P.subs(_t, hi)),
+            positive(f"{label}: the interior minimum beats a = 0", better) if a != 0
+            else positive(f"{label}: a = 0 beats the interior minimum (the jump)", -better)]
