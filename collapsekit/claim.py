@@ -124,6 +124,10 @@ class Tolerance:
     measured standard error, and |observed − predicted| / stderr <= value (the number
     of standard errors; the sample size behind the stderr is stated by the check).
 
+    ``kind="rate"``: a relative error, for a statement that holds only in a limit and is
+    checked at finite size (a fitted exponent, an asymptotic value): its size is the measured
+    finite-size deviation, which ``why`` must give.
+
     ``asymptotic`` (z-score only): for a prediction that is exact only in a limit (a
     deterministic equivalent), the relative finite-size error it is allowed at the
     stated sizes; the z-score is then (|observed − predicted| − asymptotic·|predicted|)₊
@@ -136,8 +140,8 @@ class Tolerance:
     asymptotic: float = 0.0
 
     def __post_init__(self):
-        if self.kind not in ("relative", "zscore"):
-            raise ValueError(f"Tolerance kind {self.kind!r}: expected 'relative' or 'zscore'")
+        if self.kind not in ("relative", "zscore", "rate"):
+            raise ValueError(f"Tolerance kind {self.kind!r}: expected 'relative', 'zscore' or 'rate'")
         if self.asymptotic < 0 or (self.asymptotic and self.kind != "zscore"):
             raise ValueError(f"Tolerance asymptotic={self.asymptotic}: a nonnegative allowance, for kind 'zscore' only")
 

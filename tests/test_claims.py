@@ -44,6 +44,10 @@ def test_claim_is_complete(claim_id):
         assert len(tol.why) > 20, f"{kind} tolerance must be justified"
         if tol.kind == "zscore":       # a Monte-Carlo check: a number of standard errors
             assert 2 <= tol.value <= 6, f"{kind}: {tol.value} standard errors"
+            assert tol.asymptotic <= 0.1, f"{kind}: finite-size allowance {tol.asymptotic}"
+        elif tol.kind == "rate":       # a limit statement at finite size: the measured deviation, stated
+            why = tol.why.lower()
+            assert 0 < tol.value <= 0.1 and ("measured" in why or "deviat" in why), tol.why
         else:
             assert 0 < tol.value < 1e-3, f"{kind} tolerance {tol.value} is not a tight relative error"
     for method in ("formulas", "prove", "numeric", "simulate"):
