@@ -1,0 +1,151 @@
+"""Perturbation-analysis claims (pert.*): what the generic claim tests do not cover.
+
+Each claim is run once at its defaults; negative controls and the rate check's tolerance are
+then judged against those observations with the runner's own comparison (no re-run).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+import collapsekit.claims.perturbation  # noqa: F401  (registers the claims)
+from collapsekit import registry
+from collapsekit.claim import ParameterError, evaluate
+from collapsekit.runner import compare, prove_all, run_claim
+from numerics import perturbation as nm
+from simulations import perturbation as sm
+from theory import perturbation as th
+
+IDS = ["pert.contraction", "pert.near_collapse", "pert.central_path", "pert.regularization"]
+_cache: dict = {}
+
+
+def observed(claim_id):
+    """(claim, params, formulas, {kind: Observation}) at the defaults, computed once."""
+    if claim_id not in _cache:
+        claim = registry.get(claim_id)
+        p = claim.resolve({})
+        from collapsekit.claim import Context
+        obs = {"numeric": claim.numeric(p, Context(claim_id, device="cpu")),
+               "simulation": claim.simulate(p, Context(claim_id, device="cpu"))}
+        _cache[claim_id] = (claim, p, claim.formulas(p), obs)
+    return _cache[claim_id]
+
+
+def errors(claim, obs, formulas):
+    pred = evaluate(formulas)
+    return {k: compare(o.values, pred, claim.zero_scale)[0] for k, o in obs.items()}
+
+
+@pytest.mark.parametrize("claim_id", IDS)
+def test_defaults_pass_and_every_control_is_rejected_by_every_check(claim_id):
+    claim, p, formulas, obs = observed(claim_id)
+    for kind, o in obs.items():
+        assert o.converged, (kind, o.message)
+    errs = errors(claim, obs, formulas)
+    assert all(errs[k] <= claim.tolerances[k].value for k in errs), errs
+    assert all(o.proved is True for o in prove_all(claim, p, formulas))
+    for control in claim.negative_controls:
+        bad = control.perturb(p, dict(formulas))
+        errs = errors(claim, obs, bad)
+        for kind in ("numeric", "simulation"):
+            assert errs[kind] > claim.tolerances[kind].value, (control.name, kind, errs[kind])
+        obligations = prove_all(claim, p, formulas, control.perturb)
+        assert not all(o.proved is True for o in obligations), control.name
+
+
+@pytest.mark.parametrize("relative, rejected", [(1e-3, True), (-1e-3, True), (1e-4, False), (-1e-4, False)])
+def test_rate_check_fails_when_the_slope_is_off_by_more_than_its_tolerance(relative, rejected):
+    claim, p, formulas, obs = observed("pert.near_collapse")
+    assert claim.tolerances["numeric"].value == 5e-4
+    for key in ("h_error_exponent", "w_error_exponent", "within_error_exponent"):
+        bad = {**formulas, key: formulas[key] * (1 + sp.Rational(relative))}
+        errs = errors(claim, obs, bad)
+        for kind in ("numeric", "simulation"):
+            assert (errs[kind] > claim.tolerances[kind].value) is rejected, (key, kind, errs[kind])
+
+
+def test_fitted_exponents_are_close_to_the_theory():
+    _, _, _, obs = observed("pert.near_collapse")
+    v = obs["numeric"].values
+    assert abs(v["h_error_exponent"] - 2) < 1e-5 and abs(v["within_error_exponent"] - 3) < 1e-5
+    # a plain slope fit carries the O(eps^2) bias the correction term removes
+    info = obs["numeric"].info
+    eps = np.array(info["eps"])
+    plain = nm.fit_slope(eps, np.array(info["h_error"]))
+    assert 1e-5 < abs(plain - 2) < 1e-3
+
+
+def test_contraction_is_exact_on_the_instance():
+    K, n, d, g = 4, 3, 5, 0.5
+    W, H0 = nm.contraction_instance(K, n, d)
+    H, info = nm.contraction_lbfgs(W, H0, g, K, n)
+    S = g * np.linalg.inv(W.T @ W + g * np.eye(d))
+    np.testing.assert_allclose(nm.sigma_w(H, K, n), S @ nm.sigma_w(H0, K, n) @ S, atol=1e-10)
+    assert np.trace(nm.sigma_w(H, K, n)) < np.trace(nm.sigma_w(H0, K, n))
+    ev = np.linalg.eigvalsh(S)
+    assert np.all(ev > 0) and np.all(ev <= 1 + 1e-14) and abs(ev.max() - 1) < 1e-12   # d > K: ker W ≠ 0
+
+
+def test_unconverged_descent_is_reported():
+    W, H0 = nm.contraction_instance(4, 3, 5)
+    _, d = sm.contraction_descent(W, H0, 0.5, 4, 3, max_steps=3, device="cpu")
+    assert not d.converged and d.steps == 3
+
+
+def test_joint_gradient_matches_autograd():
+    K, n, d, g, lw = 3, 2, 4, 0.7, 0.05
+    rng = np.random.default_rng(0)
+    W = torch.tensor(rng.standard_normal((1, K, d)), requires_grad=True)
+    H = torch.tensor(rng.standard_normal((1, d, K * n)), requires_grad=True)
+    H0 = torch.tensor(rng.standard_normal((1, d, K * n)))
+    Y = sm.labels(K, n)
+    N = K * n
+    f = (((W @ H - Y) ** 2).sum() + g * ((H - H0) ** 2).sum()) / (2 * N) + lw / 2 * (W ** 2).sum()
+    gW, gH = torch.autograd.grad(f, (W, H))
+    mW, mH = sm.joint_grad(W.detach(), H.detach(), H0, Y, g, lw)
+    assert torch.allclose(gW, mW, atol=1e-13) and torch.allclose(gH, mH, atol=1e-13)
+
+
+def test_aligned_reduction_matches_the_full_minimizer():
+    """At ε = 0 the full joint minimizer from the central-path point is W = a[I_K, 0], H̄ = bU."""
+    K, n, d, c, lw, g = 4, 3, 5, 1.0, 0.05, 0.5
+    H0 = nm.aligned_instance(K, n, d, c, 0.0)
+    J = nm.Joint(K, n, d, g, lw, H0)
+    x, info = J.solve(nm.central_start(H0, K, n, lw))
+    W, H = J.split(x)
+    q, a, b = (float(v) for v in th.aligned_factor(K, sp.Rational(1, 20), sp.Rational(1, 2), 1))
+    U = np.zeros((d, K))
+    U[:K, :K] = np.eye(K)
+    np.testing.assert_allclose(W, a * U.T, atol=1e-10)
+    np.testing.assert_allclose(H, b * np.kron(U, np.ones((1, n))), atol=1e-10)
+    assert 0 < q < 1 and b > c
+
+
+def test_central_path_trace_never_increases():
+    claim, _, _, obs = observed("pert.central_path")
+    info = obs["numeric"].info
+    assert info["tr_sigma_w_T"] < obs["numeric"].values["tr_sigma_w_0"]
+    assert obs["numeric"].values["tr_increase"] == 0.0 and obs["simulation"].values["tr_increase"] == 0.0
+
+
+@pytest.mark.parametrize("claim_id,overrides,param", [
+    ("pert.near_collapse", {"eps": 0.05}, "eps"),
+    ("pert.near_collapse", {"lambda_W": 1e-3}, "lambda_W"),
+    ("pert.regularization", {"K": 4, "d": 3}, "d"),
+    ("pert.contraction", {"gamma": 0.0}, "gamma"),
+    ("pert.contraction", {"n": 1}, "n"),
+    ("pert.central_path", {"lambda_W": -1}, "lambda_W"),
+])
+def test_bad_parameters_name_the_parameter(claim_id, overrides, param):
+    with pytest.raises(ParameterError) as err:
+        registry.get(claim_id).resolve(overrides)
+    assert err.value.name == param
+
+
+def test_set_moves_the_parameters():
+    r = run_claim(registry.get("pert.contraction"), {"gamma": 2.0, "K": 3, "d": 2}, device="cpu")
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items() if v.status != "pass"}
+    assert r.predicted["tr_ratio"] < 1
