@@ -1,4 +1,4 @@
-"""The ``collapsekit`` command line: list, check, figures, appendix, reproduce.
+"""The ``collapsekit`` command line: list, check, figures, appendix, sweep, bench, reproduce.
 
 Exit codes: 0 all good, 1 a claim failed, 2 bad usage or bad parameters.
 """
@@ -294,6 +294,15 @@ def cmd_sweep(args) -> int:
     return EXIT_OK if counts["fail"] == 0 else EXIT_FAIL
 
 
+def cmd_bench(args) -> int:
+    from collapsekit.bench import BenchUsageError, run_bench
+
+    try:
+        return run_bench(args, _device(args.device))
+    except BenchUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 # ---------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
@@ -365,6 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=1, metavar="M", help="points per Dask task (default 1)")
     _common(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("bench", help="run the benchmarks P1-P5 and write one JSON report",
+                       description="Run benchmarks/ (P1 UFM step FLOP/s vs matmul, P2 1024 batched configs vs a "
+                                   "torch.optim loop, P3 certifying an optimum vs gradient descent, P4 streamed NC "
+                                   "metrics), each in its own process; write one JSON report and print a table. "
+                                   "P5 is read from --p5 when that file exists. Exit 1 when a benchmark fails.")
+    p.add_argument("--quick", action="store_true", help="reduced sizes and rounds (a few minutes on 2 CPU cores)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the plumbing, not speed")
+    p.add_argument("--only", default="P1,P2,P3,P4,P5", help="comma-separated subset (default: all)")
+    p.add_argument("--out", default="bench-report.json", help="JSON report (default: bench-report.json)")
+    p.add_argument("--p5", default="benchmarks/p5.json",
+                   help="JSON file with P5 timings to include (default: benchmarks/p5.json, skipped if absent)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per benchmark process")
+    _common(p, profile=False)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",
                        description="The main job. Exit 1 when any claim fails.")
