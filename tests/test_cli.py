@@ -25,7 +25,8 @@ def test_check_json_contract(capsys):
     assert code == 0
     payload = json.loads(out)
     assert set(payload) >= {"version", "device", "claims"} and payload["device"] == "cpu"
-    assert len(payload["claims"]) == 4
+    from collapsekit import registry
+    assert [c["id"] for c in payload["claims"]] == [c.id for c in registry.select(["etf.*"])]
     for c in payload["claims"]:
         assert set(c) >= {"id", "title", "source", "params", "predicted", "observed", "checks"}
         assert c["params"]["K"] == 5
@@ -80,3 +81,23 @@ def test_help_on_every_command(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
         assert "usage" in capsys.readouterr().out
+
+
+def test_readme_claim_table_is_the_generated_one():
+    from pathlib import Path
+
+    from collapsekit.cli import TABLE_BEGIN, TABLE_END, claims_markdown
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text[text.index(TABLE_BEGIN) + len(TABLE_BEGIN):text.index(TABLE_END)].strip()
+    assert block == claims_markdown(), "run `collapsekit list --update-readme README.md`"
+
+
+def test_update_readme_rewrites_only_the_block(tmp_path):
+    from collapsekit.cli import TABLE_BEGIN, TABLE_END, claims_markdown, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{TABLE_BEGIN}\nold\n{TABLE_END}\n\nafter\n")
+    assert update_readme(readme) is True and update_readme(readme) is False
+    text = readme.read_text()
+    assert text.startswith("# title\n\n") and text.endswith(f"{TABLE_END}\n\nafter\n") and claims_markdown() in text
