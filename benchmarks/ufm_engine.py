@@ -92,10 +92,26 @@ def bench_step(device, dtype, K, d, n, rounds, block_s):
         ratios.append((m1 + m2) / (e1 + e2))
     flop = 6.0 * K * d * u.N
     te, tm = statistics.median(t_eng), statistics.median(t_mm)
-    return {"dtype": str(dtype).replace("torch.", ""), "shape": f"K={K} d={d} N={u.N}", "flop": flop,
+    accuracy = _precision_cost(K, d, n, device, dtype)
+    return {**accuracy, "dtype": str(dtype).replace("torch.", ""), "shape": f"K={K} d={d} N={u.N}", "flop": flop,
             "t_engine": te, "t_matmul": tm, "gflops_engine": flop / te / 1e9, "gflops_matmul": flop / tm / 1e9,
             "ratio": statistics.median(ratios), "lo": min(ratios), "hi": max(ratios),
             "best": min(t_mm) / min(t_eng), "rounds": rounds, "inner": inner}
+
+
+def _precision_cost(K, d, n, device, dtype) -> dict:
+    """The accuracy cost of ``dtype``: relative error of the objective and of the gradient at one
+    start, against float64 on the same start (0 for float64 itself)."""
+    if dtype == torch.float64:
+        return {"objective_rel_err": 0.0, "grad_rel_err": 0.0}
+    lams = dict(lambda_W=5e-3, lambda_H=5e-3, lambda_b=1e-3, S=1, device=device)
+    ref = UFM("ce", K, d, n, dtype=torch.float64, **lams)
+    low = UFM("ce", K, d, n, dtype=dtype, **lams)
+    x64 = ref.init(0)
+    f64, g64 = (t.clone() for t in ref.value_and_grad(x64))
+    f, g = low.value_and_grad(x64.to(dtype))
+    return {"objective_rel_err": float((f.double() - f64).abs().max() / f64.abs().max()),
+            "grad_rel_err": float((g.double() - g64).norm() / g64.norm())}
 
 
 # ---------------------------------------------------------------------- (ii) many small configs

@@ -107,8 +107,9 @@ def run_bench(args, device: str) -> int:
         res = entry["result"]
         if part == "P1":
             for r in res:
+                cost = (f", grad rel err {r['grad_rel_err']:.0e} vs float64" if r.get("grad_rel_err") else "")
                 rows.append((part, f"engine step / matmul FLOP/s, {r['dtype']}, {r['shape']}",
-                             f"{r['ratio']:.0%} [{r['lo']:.0%}-{r['hi']:.0%}]", ">= 60% (GPU)"))
+                             f"{r['ratio']:.0%} [{r['lo']:.0%}-{r['hi']:.0%}]{cost}", ">= 60% (GPU)"))
         elif part == "P2":
             for r in res:
                 rows.append((part, f"{r['S']} configs batched vs torch.optim loop, {r['dtype']}",
