@@ -23,16 +23,29 @@ def _fmt(x) -> str:
     return f"{x:.1e}"
 
 
+def _latex(expr, limit: int = 600) -> str:
+    """sympy's LaTeX of a closed form; an exact number too long to read (a rational with
+    thousands of digits, a certified root) is shown to 15 significant digits instead."""
+    expr = sp.sympify(expr)
+    if expr.is_number:
+        if expr.is_Rational and max(abs(int(expr.p)), int(expr.q)).bit_length() > 200:
+            return sp.latex(sp.Float(sp.N(expr, 15), 15)) + r"\ (	ext{exact, rounded here})"
+        text = sp.latex(expr)
+        return text if len(text) <= limit else sp.latex(sp.Float(sp.N(expr, 15), 15)) + r"\ (	ext{rounded})"
+    text = sp.latex(expr)
+    return text if len(text) <= limit else r"	ext{(a long closed form; see the code)}"
+
+
 def _general_formulas(claim, params) -> dict[str, str]:
     """The closed forms with symbolic parameters, rendered by sympy."""
     ps = claim.symbolic_params(params)
     if ps is None:
         f = claim.formulas(params)
-        return {} if f is None else {k: sp.latex(v) for k, v in f.items()}
+        return {} if f is None else {k: _latex(v) for k, v in f.items()}
     from theory.etf import m_sym  # symbolic claims write K = m + 1 so that K - 1 > 0 is known
 
     K = sp.Symbol("K", integer=True, positive=True)
-    return {k: sp.latex(sp.simplify(sp.sympify(v).subs(m_sym, K - 1))) for k, v in claim.formulas(ps).items()}
+    return {k: _latex(sp.simplify(sp.sympify(v).subs(m_sym, K - 1))) for k, v in claim.formulas(ps).items()}
 
 
 def _tex_escape(text: str) -> str:

@@ -64,3 +64,12 @@ def test_appendix_latex_is_well_formed_and_compiles_where_latex_is_installed(tmp
     if latex_engine() is None:
         pytest.skip("no LaTeX engine here: structure validated only (install texlive-latex-recommended)")
     assert (tmp_path / "app" / "appendix.pdf") in made and (tmp_path / "app" / "appendix.pdf").stat().st_size > 1000
+
+
+def test_every_claims_closed_forms_render_for_the_appendix():
+    from collapsekit import registry
+    from collapsekit.appendix import _general_formulas
+
+    for claim in registry.all_claims():
+        rendered = _general_formulas(claim, claim.resolve({}))
+        assert all(isinstance(v, str) and len(v) < 1000 for v in rendered.values()), claim.id
