@@ -202,6 +202,7 @@ class Claim:
     statement: ClassVar[str]                 # LaTeX
     summary: ClassVar[str] = ""              # one plain-text line for the README's claim table (default: title)
     summary_source: ClassVar[str] = ""       # its short source column (default: "authors year")
+    sweep_quantities: ClassVar[tuple[str, ...]] = ()   # what `collapsekit sweep` plots (default: the first four)
     source: ClassVar[Source]
     params: ClassVar[tuple[Param, ...]] = ()
     hypotheses: ClassVar[tuple[str, ...]] = ()
@@ -241,6 +242,15 @@ class Claim:
         raise NotImplementedError
 
     def simulate(self, p: Mapping[str, Any], ctx: Context) -> Observation:
+        raise NotImplementedError
+
+    def batch_key(self, p: Mapping[str, Any]) -> Any:
+        """For sweeps: points with equal keys can share one batched simulation (None: no batching)."""
+        return None
+
+    def simulate_batch(self, points: list[Mapping[str, Any]], ctx: Context) -> list[Observation]:
+        """The simulation of several resolved points with one ``batch_key``, in one batched run on
+        one device; the i-th observation must equal what ``simulate(points[i])`` checks."""
         raise NotImplementedError
 
     def symbolic_params(self, p: Mapping[str, Any]) -> dict[str, Any] | None:

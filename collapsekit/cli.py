@@ -281,7 +281,7 @@ def cmd_sweep(args) -> int:
     try:
         rows = run_sweep(claim, grid, Path(args.out), seed=args.seed, device=_device(args.device),
                          profile=args.profile, kinds=kinds, progress=progress, fixed=_parse_sets(args.set),
-                         client=client, chunk_size=args.chunk)
+                         client=client, chunk_size=args.chunk, batch_size=args.batch)
     finally:
         progress.close()
         if client is not None:
@@ -372,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="start a local Dask cluster of N single-thread worker processes (default: in process)")
     p.add_argument("--chunk", type=int, default=1, metavar="M", help="points per Dask task (default 1)")
+    p.add_argument("--batch", type=int, default=64, metavar="B",
+                   help="points simulated together in one batched run, for claims that support it (default 64; "
+                        "1 turns batching off)")
     _common(p)
     p.set_defaults(func=cmd_sweep)
 

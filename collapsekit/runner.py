@@ -263,6 +263,39 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
                        seconds=time.perf_counter() - t0)
 
 
+def observed_entries(kind: str, obs: Observation, predicted: Mapping[str, float] | None) -> dict[str, float]:
+    """The JSON ``observed`` entries of one check: per quantity the entry farthest from its
+    prediction (or the value itself), and each scalar standard error."""
+    out = {}
+    for name, value in obs.stderr.items():
+        if np.size(value) == 1:
+            out[f"{kind}.{name}_stderr"] = float(np.asarray(value).ravel()[0])
+    for name, value in obs.values.items():
+        arr = np.asarray(value, dtype=np.float64).ravel()
+        if arr.size and predicted is not None and name in predicted:
+            out[f"{kind}.{name}"] = float(arr[np.argmax(np.abs(arr - predicted[name]))])
+        elif arr.size == 1:
+            out[f"{kind}.{name}"] = float(arr[0])
+    return out
+
+
+def check_simulation_batch(claim: Claim, points: list[Mapping[str, Any]], *, seed: int = 0, device: str = "auto",
+                           profile: str = "quick") -> list[tuple[dict, dict | None, dict, CheckResult]]:
+    """The simulation check of several points through ``claim.simulate_batch`` (one batched run).
+    Each point is resolved first; returns (params, predicted, observed, check) per point, in order."""
+    params = [claim.resolve(q) for q in points]
+    ctx = Context(claim.id, seed=seed, device=device, profile=profile)
+    observations, err, dt = _run(claim.simulate_batch, params, ctx)
+    out = []
+    for i, p in enumerate(params):
+        formulas = claim.formulas(p)
+        predicted = None if formulas is None else evaluate(formulas)
+        obs = observations[i] if observations is not None else None
+        check = _observed_check(claim, "simulation", obs, err, dt / len(params), predicted)
+        out.append((p, predicted, {} if obs is None else observed_entries("simulation", obs, predicted), check))
+    return out
+
+
 def run_claim(claim: Claim, overrides: Mapping[str, Any] | None = None, *, seed: int = 0,
               device: str = "auto", profile: str = "quick",
               kinds: tuple[str, ...] = ("symbolic", "numeric", "simulation", "negative_control")) -> ClaimResult:
@@ -288,15 +321,7 @@ def run_claim(claim: Claim, overrides: Mapping[str, Any] | None = None, *, seed:
         checks[kind] = _observed_check(claim, kind, obs, err, dt, predicted)
         if obs is not None:
             observations[kind] = obs
-            for name, value in obs.stderr.items():
-                if np.size(value) == 1:
-                    observed[f"{kind}.{name}_stderr"] = float(np.asarray(value).ravel()[0])
-            for name, value in obs.values.items():
-                arr = np.asarray(value, dtype=np.float64).ravel()
-                if arr.size and predicted is not None and name in predicted:
-                    observed[f"{kind}.{name}"] = float(arr[np.argmax(np.abs(arr - predicted[name]))])
-                elif arr.size == 1:
-                    observed[f"{kind}.{name}"] = float(arr[0])
+            observed.update(observed_entries(kind, obs, predicted))
     if "negative_control" in kinds:
         checks["negative_control"] = _negative_controls(claim, p, formulas, checks, observations)
     else:

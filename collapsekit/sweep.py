@@ -7,8 +7,9 @@ computes only the rest, so every point ends up in the results exactly once.  ``r
 is then rewritten from the JSON lines with a provenance header (claim, grid, seed, profile,
 device, versions, git commit), and ``phase.png``/``phase.pdf`` draw the sweep.
 
-Without a client, points run one after another in this process on one device (claims whose
-simulation batches many configurations, the UFM engine, do so inside each point).  With a Dask
+Without a client, points run in this process on one device: claims that define
+``batch_key``/``simulate_batch`` (the UFM engine's) have up to ``batch_size`` points with one key
+simulated in a single batched run, the others one point after another.  With a Dask
 ``distributed.Client`` (``--scheduler ADDRESS`` for an existing cluster, ``--workers N`` for a
 LocalCluster), chunks of points become tasks with content-derived keys and retries: a worker
 killed mid-chunk makes Dask rerun that chunk elsewhere; only this process writes the JSON lines,
@@ -27,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from collapsekit.claim import ParameterError
-from collapsekit.runner import run_claim
+from collapsekit.claim import Claim, ParameterError
+from collapsekit.runner import check_simulation_batch, run_claim
 
 
 def parse_grid(specs: list[str], claim) -> dict[str, list]:
@@ -111,9 +112,39 @@ def _chunk_rows(claim_id: str, chunk: list[dict], seed: int, device: str, profil
     return [_row(claim, p, seed, device, profile, kinds) for p in chunk]
 
 
-def _results(claim, todo, seed, device, profile, kinds, client, chunk_size):
-    """Yield finished rows: in process, or from Dask tasks as they complete."""
+def batchable(claim, kinds) -> bool:
+    """Whether the sweep can batch this claim's points (simulation only, and the claim says how)."""
+    return tuple(kinds) == ("simulation",) and type(claim).simulate_batch is not Claim.simulate_batch
+
+
+def _batched_rows(claim, todo, seed, device, profile, batch_size):
+    """Rows of points grouped by ``claim.batch_key`` and simulated ``batch_size`` at a time in one run."""
+    groups: dict[Any, list[dict]] = {}
+    for point in todo:
+        try:
+            key = claim.batch_key(claim.resolve(point))
+        except ParameterError as exc:
+            yield {"point": point, "status": "invalid", "message": str(exc), "seconds": 0.0}
+            continue
+        groups.setdefault(json.dumps(key, sort_keys=True, default=str), []).append(point)
+    for pts in groups.values():
+        for i in range(0, len(pts), batch_size):
+            chunk = pts[i:i + batch_size]
+            t0 = time.perf_counter()
+            results = check_simulation_batch(claim, chunk, seed=seed, device=device, profile=profile)
+            each = round((time.perf_counter() - t0) / len(chunk), 3)
+            for point, (_, predicted, observed, check) in zip(chunk, results):
+                yield {"point": point, "status": "fail" if check.status == "fail" else "pass",
+                       "checks": {"simulation": check.status}, "predicted": predicted or {}, "observed": observed,
+                       "message": f"simulation: {check.message}", "seconds": each, "batched": len(chunk)}
+
+
+def _results(claim, todo, seed, device, profile, kinds, client, chunk_size, batch_size=64):
+    """Yield finished rows: in process (batched where the claim supports it), or from Dask tasks."""
     if client is None:
+        if batchable(claim, kinds) and batch_size > 1:
+            yield from _batched_rows(claim, todo, seed, device, profile, batch_size)
+            return
         for point in todo:
             yield _row(claim, point, seed, device, profile, kinds)
         return
@@ -134,7 +165,8 @@ def _results(claim, todo, seed, device, profile, kinds, client, chunk_size):
 
 def run_sweep(claim, grid: dict[str, list], out: Path, *, seed: int = 0, device: str = "cpu",
               profile: str = "quick", kinds: tuple[str, ...] = ("simulation",), progress=None,
-              fixed: dict[str, Any] | None = None, client=None, chunk_size: int = 1) -> list[dict]:
+              fixed: dict[str, Any] | None = None, client=None, chunk_size: int = 1,
+              batch_size: int = 64) -> list[dict]:
     """Compute the missing points of ``grid`` (with the ``fixed`` parameters; appending each to
     points.jsonl), then write the CSV and the figure.  Returns every point's row, in grid order."""
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +178,7 @@ def run_sweep(claim, grid: dict[str, list], out: Path, *, seed: int = 0, device:
     everything = [{**(fixed or {}), **p} for p in points(grid)]
     todo = [p for p in everything if point_key(p) not in done]
     with open(jsonl, "a", encoding="utf-8") as f:
-        for i, row in enumerate(_results(claim, todo, seed, device, profile, kinds, client, chunk_size)):
+        for i, row in enumerate(_results(claim, todo, seed, device, profile, kinds, client, chunk_size, batch_size)):
             if point_key(row["point"]) in done:           # a retried chunk: already committed
                 continue
             f.write(json.dumps(row, sort_keys=True) + "\n")
@@ -189,7 +221,8 @@ def plot_sweep(out: Path, claim, grid, rows) -> None:
     import matplotlib.pyplot as plt
 
     names = list(grid)
-    quantities = sorted({k for r in rows for k in r.get("predicted", {})})[:4]
+    available = sorted({k for r in rows for k in r.get("predicted", {})})
+    quantities = [q for q in claim.sweep_quantities if q in available] or available[:4]
     if not quantities:
         return
     x, series = names[0], (names[1] if len(names) > 1 else None)

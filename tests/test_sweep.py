@@ -103,3 +103,22 @@ def test_dask_two_workers_one_killed_mid_sweep_lose_nothing(tmp_path):
     assert killed
     assert [r["point"]["K"] for r in rows] == list(range(3, 13)) and all(r["status"] == "pass" for r in rows)
     assert sorted(r["point"]["K"] for r in _lines(tmp_path / "points.jsonl")) == list(range(3, 13))
+
+
+def test_batched_sweep_agrees_with_point_by_point(tmp_path):
+    """ufm.ce.balanced batches the grid's points into one engine run; the rows match running
+    each point alone, across the zero-collapse threshold K eta = 1 (lambda_W = 1/(K^2 n lambda_H))."""
+    from collapsekit.sweep import run_sweep
+
+    claim = registry.get("ufm.ce.balanced")
+    grid = {"lambda_W": [0.02, 0.15, 0.3], "K": [3, 4]}
+    fixed = {"lambda_H": 0.1}
+    batched = run_sweep(claim, grid, tmp_path / "b", device="cpu", fixed=fixed)
+    alone = run_sweep(claim, grid, tmp_path / "a", device="cpu", fixed=fixed, batch_size=1)
+    assert all(r["batched"] == 3 for r in batched) and "batched" not in alone[0]     # one run per K
+    assert [r["status"] for r in batched] == [r["status"] for r in alone] == ["pass"] * 6
+    for rb, ra in zip(batched, alone):
+        assert rb["predicted"] == ra["predicted"]
+        assert rb["observed"]["simulation.loss"] == pytest.approx(ra["observed"]["simulation.loss"], rel=1e-9)
+    zero = [r["point"] for r in batched if r["predicted"]["w_norm_sq"] == 0]
+    assert zero == [{"lambda_H": 0.1, "lambda_W": 0.3, "K": 4}]       # past K eta = 1 only there

@@ -133,13 +133,37 @@ class CEBalanced(_BalancedCE):
                            message=f"scipy L-BFGS, {r.info['starts']} starts, grad norm {r.info['grad_norm']:.1e}")
 
     def simulate(self, p, ctx):
-        u = self.engine(p, ctx, ctx.by_profile(4, 16))
+        return self.simulate_batch([p], ctx)[0]
+
+    sweep_quantities = ("w_norm_sq", "h_norm_sq", "margin", "loss")
+
+    def batch_key(self, p):
+        return (p["K"], p["d"], p["n"])
+
+    def simulate_batch(self, points, ctx):
+        """All points (same K, d, n) and their random starts in one engine run, each start with
+        its own λ_W, λ_H, λ_b; the observation of a point uses only its own starts."""
+        starts = ctx.by_profile(4, 16)
+        K, d, n = self.batch_key(points[0])
+        lam = {name: np.repeat([float(q[name]) for q in points], starts) for name in ("lambda_W", "lambda_H", "lambda_b")}
+        u = su.UFM("ce", K, d, n, S=len(points) * starts, device=ctx.device, **lam)
         r = su.minimize(u, u.init(ctx.seed_for("simulation")), gtol=1e-11)
         W, H, b = (t.cpu().numpy() for t in u.unpack(r.x))
-        s = int(np.argmin(r.f))
-        values = {"loss": r.f, **measure(self.problem(p), W[s], H[s], b[s], th.nonzero_branch(p))}
-        values["w_norm_sq"] = np.sum(W * W, axis=2).ravel()       # every row of every run
-        return Observation(values, r.summary(), converged=r.all_converged, message=r.describe())
+        out = []
+        for i, q in enumerate(points):
+            own = slice(i * starts, (i + 1) * starts)
+            s = own.start + int(np.argmin(r.f[own]))
+            values = {"loss": r.f[own], **measure(self.problem(q), W[s], H[s], b[s], th.nonzero_branch(q))}
+            values["w_norm_sq"] = np.sum(W[own] * W[own], axis=2).ravel()       # every row of every start
+            converged = bool(np.all(r.converged[own]))
+            grad = float(np.max(r.grad_norm[own]))
+            out.append(Observation(values, {"starts": starts, "gd_steps": r.gd_steps, "lbfgs_steps": r.lbfgs_steps,
+                                            "grad_norm_max": grad,
+                                            "batched_with": len(points)}, converged=converged,
+                                   message=f"{starts} starts in one batched engine run of {len(points) * starts} "
+                                           f"problems; max gradient norm {grad:.1e}"
+                                           + ("" if converged else "; NOT converged")))
+        return out
 
 
 def _fd_hessian(problem: nu.Problem, v: np.ndarray, h: float = 1e-5) -> np.ndarray:
