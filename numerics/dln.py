@@ -20,6 +20,7 @@ class DeepLinear:
     lam_W: float
     lam_H: float
     bias: bool = False          # an unregularized last-layer bias b: logits W_M⋯W_1 H + b 1ᵀ
+    loss: str = "mse"           # "mse": (1/(2N))‖Z − Y‖²;  "ce": (1/N) Σ_i CE(z_i, y_i)
 
     def __post_init__(self):
         K = len(self.counts)
@@ -29,6 +30,8 @@ class DeepLinear:
             raise ValueError(f"counts={self.counts}: every class needs a sample")
         if self.d < K:
             raise ValueError(f"d={self.d}: the orthogonal frame needs d >= K={K}")
+        if self.loss not in ("mse", "ce"):
+            raise ValueError(f"loss={self.loss!r}: expected 'mse' or 'ce'")
         if self.M < 1:
             raise ValueError(f"M={self.M}: need at least one weight matrix")
         if self.lam_W <= 0 or self.lam_H <= 0:
@@ -58,8 +61,16 @@ class DeepLinear:
         prefix = [H]                                   # prefix[l] = W_l ⋯ W_1 H
         for W in Ws:
             prefix.append(W @ prefix[-1])
-        R = (prefix[-1] + (b[0] if b else 0.0) - self.Y) / self.N
-        f = 0.5 * self.N * np.sum(R * R) + 0.5 * self.lam_W * sum(np.sum(W * W) for W in Ws) \
+        Z = prefix[-1] + (b[0] if b else 0.0)
+        if self.loss == "ce":
+            shifted = Z - Z.max(axis=0, keepdims=True)
+            log_norm = np.log(np.exp(shifted).sum(axis=0))
+            fit = float(np.mean(log_norm - shifted[self.labels, np.arange(self.N)]))
+            R = (np.exp(shifted - log_norm) - self.Y) / self.N          # ∂fit/∂Z = (softmax − Y)/N
+        else:
+            R = (Z - self.Y) / self.N
+            fit = 0.5 * self.N * np.sum(R * R)
+        f = fit + 0.5 * self.lam_W * sum(np.sum(W * W) for W in Ws) \
             + 0.5 * self.lam_H * np.sum(H * H)
         grads, G = [None] * self.M, R                  # G = (W_M⋯W_{l+1})ᵀ R, built from the top
         for l in range(self.M - 1, -1, -1):

@@ -26,6 +26,7 @@ class DLNResult:
     converged: np.ndarray      # (S,)
     bias: np.ndarray | None = None       # (S, K) when the model has a last-layer bias
     last_layer: np.ndarray | None = None  # (S, K, d): W_M
+    logits: np.ndarray | None = None      # (S, K, N): W_M⋯W_1 H (+ b)
 
     @property
     def best(self) -> int:
@@ -33,12 +34,15 @@ class DLNResult:
 
 
 def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed: int, device: str = "auto",
-          gtol: float = 1e-10, max_rounds: int = 60, scale: float = 0.5, bias: bool = False) -> DLNResult:
+          gtol: float = 1e-10, max_rounds: int = 60, scale: float = 0.5, bias: bool = False,
+          loss: str = "mse") -> DLNResult:
     K, N = len(counts), int(sum(counts))
     if K < 2 or min(counts) < 1:
         raise ValueError(f"counts={counts}: need K >= 2 classes, each with a sample")
     if d < K:
         raise ValueError(f"d={d}: the orthogonal frame needs d >= K={K}")
+    if loss not in ("mse", "ce"):
+        raise ValueError(f"loss={loss!r}: expected 'mse' or 'ce'")
     if M < 1 or lam_W <= 0 or lam_H <= 0:
         raise ValueError(f"M={M}, lam_W={lam_W}, lam_H={lam_H}: need M >= 1 and positive weight decay")
     dev = resolve_device(device)
@@ -59,7 +63,10 @@ def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed:
             Z = W @ Z
         if bias:
             Z = Z + params[-1]
-        fit = ((Z - Y) ** 2).sum((1, 2)) / (2 * N)
+        if loss == "ce":                               # (1/N) Σ_i CE(z_i, y_i)
+            fit = (torch.logsumexp(Z, dim=1) - (Z * Y).sum(1)).sum(-1) / N
+        else:
+            fit = ((Z - Y) ** 2).sum((1, 2)) / (2 * N)
         return fit + lam_W / 2 * sum((W**2).sum((1, 2)) for W in Ws) + lam_H / 2 * (H**2).sum((1, 2))
 
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=500, tolerance_grad=0.0, tolerance_change=0.0,
@@ -91,6 +98,11 @@ def train(counts, d: int, M: int, lam_W: float, lam_H: float, starts: int, seed:
                 P = W @ P
             Hbar = torch.stack([H[:, :, labels == k].mean(-1) for k in range(K)], dim=-1)
             sv = torch.stack([torch.linalg.svdvals(W)[:, :K] ** 2 for W in Ws], dim=1)
+            Z = H
+            for W in Ws:
+                Z = W @ Z
+            if bias:
+                Z = Z + params[-1]
     out = lambda t: t.detach().cpu().numpy()  # noqa: E731
     return DLNResult(out(f), out(g), out(P @ Hbar), out(Hbar), out(sv), rounds * 500, out(g < gtol),
-                     out(params[-1][..., 0]) if bias else None, out(Ws[-1]))
+                     out(params[-1][..., 0]) if bias else None, out(Ws[-1]), out(Z))

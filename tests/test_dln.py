@@ -107,3 +107,30 @@ def test_balanced_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         BALANCED.resolve(overrides)
     assert err.value.name == param
+
+
+CE = registry.get("dln.ce.balanced")
+
+
+@pytest.mark.parametrize("overrides", [{}, {"M": 2}, {"K": 2, "n": 5}, {"lambda_W": 0.2, "lambda_H": 0.2, "M": 1}])
+def test_ce_balanced_passes(overrides):
+    r = run_claim(CE, overrides, device="cpu", kinds=("symbolic", "numeric", "simulation"))
+    assert all(r.checks[k].status == "pass" for k in ("symbolic", "numeric", "simulation")), \
+        {k: v.message for k, v in r.checks.items()}
+
+
+def test_ce_margin_closed_form_for_one_layer():
+    f = th.dln_ce_formulas(3, 3, 1, 0.01, 0.01)
+    eta = (3 * 0.01 * 0.01) ** 0.5
+    assert float(f["margin"]) == pytest.approx(np.log(1 / eta - 2), rel=1e-14)
+    assert th.dln_ce_formulas(3, 3, 1, 0.2, 0.2)["margin"] == 0       # K eta >= 1: zero
+
+
+def test_ce_deep_etf_is_not_always_the_global_optimum():
+    """A finding, kept as a test: at K=4, M=2, lambda=0.05 both optimizers reach a lower value than
+    the symmetric ETF (antipodal class pairs, one mode off), so the check fails and says why."""
+    r = run_claim(CE, {"K": 4, "M": 2, "lambda_W": 0.05, "lambda_H": 0.05}, device="cpu",
+                  kinds=("symbolic", "numeric"))
+    assert r.checks["numeric"].status == "fail"
+    assert "LOWER value than predicted" in r.checks["numeric"].message
+    assert r.observed["numeric.loss"] < r.predicted["loss"] - 1e-3

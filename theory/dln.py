@@ -201,3 +201,97 @@ def certify_optimum(label: str, n_k, N, M, lam_W, lam_H) -> list[Obligation]:
             positive(f"{label}: P(t_hi) > 0", P.subs(_t, hi)),
             positive(f"{label}: the interior minimum beats a = 0", better) if a != 0
             else positive(f"{label}: a = 0 beats the interior minimum (the jump)", -better)]
+
+
+# --------------------------------------------------------------------------- dln.ce.balanced
+_tt = sp.Symbol("t", positive=True)
+
+
+def ce_objective(K, n, M, lam_W, lam_H, t):
+    """f(t) = log(1 + (K−1)e^{−t}) + (K−1)(L/2) c (t√n)^{2/L}: the collapsed deep CE objective with
+    class-mean logits t(I − J/K) (margin t), K − 1 modes of singular value t√n, c = (λ_Hλ_W^M)^{1/L}."""
+    L = M + 1
+    c = (exact(lam_H) * exact(lam_W) ** M) ** sp.Rational(1, L)
+    return sp.log(1 + (K - 1) * sp.exp(-t)) + (K - 1) * sp.Rational(L, 2) * c * (t * sp.sqrt(n)) ** sp.Rational(2, L)
+
+
+def ce_margin(K, n, M, lam_W, lam_H) -> dict:
+    """The global minimizer t* ≥ 0 of ce_objective and its certificate data.  M = 1: closed form
+    t* = log(1/η − (K − 1)), η = √(nλ_Wλ_H), when Kη < 1, else t* = 0.  M ≥ 2: the larger
+    root of f' (f' > 0 near 0 and at ∞; log of t^α e^{−t}/(1+(K−1)e^{−t}) is concave, so f' has at
+    most two positive roots), bracketed exactly; compared with f(0) = log K."""
+    f = ce_objective(K, n, M, lam_W, lam_H, _tt)
+    if M == 1:
+        eta = sp.sqrt(n * exact(lam_W) * exact(lam_H))
+        t = sp.log(1 / eta - (K - 1)) if K * eta < 1 else sp.Integer(0)
+        return {"t": t, "bracket": None, "f": f}
+    df = sp.diff(f, _tt)
+    g = sp.lambdify(_tt, df, "mpmath")
+    import mpmath
+
+    mpmath.mp.dps = 60
+    grid = [mpmath.mpf(10) ** (k / 8) for k in range(-40, 25)]
+    signs = [(a, b) for a, b in zip(grid, grid[1:]) if g(a) < 0 <= g(b)]
+    if not signs:
+        return {"t": sp.Integer(0), "bracket": None, "f": f}
+    root = mpmath.findroot(g, (signs[-1][0], signs[-1][1]), solver="anderson")
+    r = sp.Rational(str(mpmath.nstr(root, 55)))
+    lo, hi = r * (1 - sp.Rational(1, 10**40)), r * (1 + sp.Rational(1, 10**40))
+    better = sp.N(f.subs(_tt, 0) - f.subs(_tt, r), 50) > 0
+    return {"t": r if better else sp.Integer(0), "bracket": (lo, hi), "root": r, "f": f}
+
+
+def dln_ce_formulas(K, n, M, lam_W, lam_H) -> dict[str, sp.Expr]:
+    L = M + 1
+    lw, lh = exact(lam_W), exact(lam_H)
+    opt = ce_margin(K, n, M, lam_W, lam_H)
+    t = opt["t"]
+    u = ((t * sp.sqrt(n)) ** 2 * lh * lw**M) ** sp.Rational(1, L)
+    out = {"loss": ce_objective(K, n, M, lam_W, lam_H, t), "margin": t, "w_sq": u / lw,
+           "h_sq": sp.Rational(K - 1, K) * u / (lh * n)}
+    if t != 0:
+        out.update(cos_h=sp.Rational(-1, K - 1), cos_w=sp.Rational(-1, K - 1))
+    return out
+
+
+def prove_dln_ce(f, K, n, M, lam_W, lam_H) -> list[Obligation]:
+    L = M + 1
+    lw, lh = exact(lam_W), exact(lam_H)
+    opt = ce_margin(K, n, M, lam_W, lam_H)
+    t, fo = opt["t"], opt["f"]
+    df = sp.diff(fo, _tt)
+    obligations = []
+    if M == 1:
+        if t != 0:
+            obligations += [zero("f'(t*) = 0 at t* = log(1/eta - (K-1))", sp.simplify(df.subs(_tt, t))),
+                            positive("K eta < 1: t* > 0", t)]
+        else:
+            obligations.append(nonnegative("K eta >= 1: f'(0+) = -(K-1)/K + (K-1) eta >= 0, so t* = 0",
+                                           sp.simplify(df.subs(_tt, 0))))
+        obligations.append(positive("f'' > 0 for M = 1 (the log term is convex, the penalty linear)",
+                                    sp.simplify(sp.diff(fo, _tt, 2))))
+    else:
+        a, s_ = sp.Rational(L - 2, L), sp.Symbol("s", positive=True)
+        logh = a * sp.log(s_) - s_ - sp.log(1 + (K - 1) * sp.exp(-s_))
+        obligations.append(positive("log(t^a e^-t/(1+(K-1)e^-t)) is strictly concave: f' has at most two positive roots",
+                                    -sp.simplify(sp.diff(logh, s_, 2))))
+        if opt["bracket"] is not None:
+            lo, hi = opt["bracket"]
+            gap = fo.subs(_tt, 0) - fo.subs(_tt, opt["root"])
+            obligations += [positive("f'(t_lo) < 0 (the larger root, bracketed)", -df.subs(_tt, lo)),
+                            positive("f'(t_hi) > 0", df.subs(_tt, hi)),
+                            positive("the interior minimum beats t = 0", gap) if t != 0
+                            else positive("t = 0 beats the interior minimum (the jump)", -gap)]
+        else:
+            obligations.append(positive("no sign change of f' found: t* = 0 (f'(0+) = +oo)", sp.Integer(1)))
+    u = ((t * sp.sqrt(n)) ** 2 * lh * lw**M) ** sp.Rational(1, L)
+    obligations += [
+        zero("loss = f(t*)", sp.simplify(f["loss"] - fo.subs(_tt, t))),
+        zero("margin = t*", sp.simplify(f["margin"] - t)),
+        zero("every W_l: squared singular value u/lambda_W on the K-1 modes", sp.simplify(f["w_sq"] - u / lw)),
+        zero("||hbar_k||^2 = (1 - 1/K) u/(lambda_H n)", sp.simplify(f["h_sq"] - sp.Rational(K - 1, K) * u / (lh * n))),
+    ]
+    if "cos_h" in f:
+        obligations += [zero("simplex ETF: cosines -1/(K-1)", f["cos_h"] + sp.Rational(1, K - 1)),
+                        zero("classifier rows: cosines -1/(K-1)", f["cos_w"] + sp.Rational(1, K - 1))]
+    return obligations

@@ -55,7 +55,11 @@ GRAD_TOL = 1e-8   # largest gradient entry accepted as converged, both routes
 
 
 def _basin(best: float, f_star: float) -> str:
-    """A note when the best start stopped above the predicted global optimum (a bad basin)."""
+    """A note when the best start stopped above the predicted global optimum (a bad basin), or
+    below it (the predicted configuration is then not the global optimum at these parameters)."""
+    if best < f_star * (1 - 1e-6) - 1e-12:
+        return (f"; the optimizers found a LOWER value than predicted (f = {best:.8g} < f* = {f_star:.8g}): the "
+                f"predicted configuration is not the global optimum at these parameters")
     if best <= f_star * (1 + 1e-6) + 1e-12:
         return ""
     return (f"; every start stopped in a basin above the global optimum (best f = {best:.8g} > f* = {f_star:.8g}): "
@@ -272,3 +276,104 @@ class DeepLinearBalanced(Claim):
                            message=f"torch L-BFGS, {reached}/{p['starts']} starts at the best value; "
                                    f"largest gradient entry {r.grad_max[b]:.1e}"
                                    + _basin(float(r.f[b]), float(th.dln_balanced_formulas(*self._args(p))["loss"])))
+
+
+def _ce_margin_wrong(p, f):
+    """The margin log(1/eta - K) (the M = 1 closed form with K for K - 1)."""
+    if p["M"] != 1 or f["margin"] == 0:
+        return f
+    eta = sp.sqrt(p["n"] * exact(p["lambda_W"]) * exact(p["lambda_H"]))
+    t = sp.log(1 / eta - p["K"])
+    return {**f, "margin": t, "loss": th.ce_objective(p["K"], p["n"], 1, p["lambda_W"], p["lambda_H"], t)}
+
+
+def _ce_penalty_exponent(p, f):
+    """Singular values with u = (a^2 lambda_H lambda_W^M)^(1/M) (H's factor forgotten)."""
+    if f["margin"] == 0:
+        return f
+    lw, lh, M = exact(p["lambda_W"]), exact(p["lambda_H"]), p["M"]
+    a = f["margin"] * sp.sqrt(p["n"])
+    return {**f, "w_sq": (a**2 * lh * lw**M) ** sp.Rational(1, M) / lw}
+
+
+@register
+class DeepLinearCEBalanced(Claim):
+    id = "dln.ce.balanced"
+    title = "Deep linear UFM, cross-entropy, balanced classes: a simplex ETF at every layer with a closed-form margin"
+    summary = ("deep linear CE UFM, balanced: class means and classifier rows a simplex ETF, margin t* = argmin "
+               "log(1+(K−1)e^{−t}) + (K−1)(L/2)c(t√n)^{2/L}; M = 1: t* = log(1/η − (K−1)); M ≥ 2: a jump to 0")
+    summary_source = "Dang et al. 2023"
+    statement = (r"\min\ \tfrac1N\sum_i\mathrm{CE}(W_M\cdots W_1h_i,y_i)+\tfrac{\lambda_W}{2}\sum_l\|W_l\|_F^2+"
+                 r"\tfrac{\lambda_H}{2}\|H\|_F^2:\ W_M\cdots W_1\bar H=t^*(I-\tfrac JK),\ t^*=\arg\min_{t\ge0}"
+                 r"\log(1+(K-1)e^{-t})+(K-1)\tfrac L2c\,(t\sqrt n)^{2/L},\ c=(\lambda_H\lambda_W^M)^{1/L}")
+    source = Source("Dang, Tran, Osher, Tran-The, Ho & Nguyen", "Neural collapse in deep linear networks: from "
+                    "balanced to imbalanced data", 2023, "balanced CE theorem (recalled: ETF at every layer); the "
+                    "scalar reduction and its certificate re-derived here", arxiv="2301.00437")
+    params = (Param("K", int, 3, "classes", minimum=2, maximum=64),
+              Param("n", int, 3, "samples per class", minimum=1, maximum=10000),
+              Param("M", int, 1, "number of weight matrices (depth)", minimum=1, maximum=6),
+              Param("d", int, lambda p: p["K"], "width of every layer and of the features (>= K)", minimum=1),
+              Param("lambda_W", float, 0.01, "weight decay of every W_l", minimum=0.0),
+              Param("lambda_H", float, 0.01, "weight decay of the features", minimum=0.0),
+              Param("starts", int, 4, "random starts of each optimizer", minimum=1, maximum=64))
+    test_K = (2, 3)
+    hypotheses = ("cross-entropy, no bias", "every width >= K", "balanced classes", "lambda_W equal across layers",
+                  "the optimum is symmetric (a simplex ETF; Dang et al.) — reduced to the margin t")
+    tolerances = DeepLinearImbalanced.tolerances
+    negative_controls = (
+        NegativeControl("M = 1 margin log(1/eta - K) instead of log(1/eta - (K-1))", _ce_margin_wrong),
+        NegativeControl("singular values with exponent 1/M (H's factor forgotten)", _ce_penalty_exponent),
+        NegativeControl("cosines -1/K", _cosine_wrong),
+    )
+
+    def validate(self, p):
+        if p["d"] < p["K"]:
+            raise ParameterError("d", f"d={p['d']} < K={p['K']}: needs d >= K")
+        for name in ("lambda_W", "lambda_H"):
+            if p[name] <= 0:
+                raise ParameterError(name, f"{p[name]}: the closed forms need positive weight decay")
+
+    def _args(self, p):
+        return p["K"], p["n"], p["M"], p["lambda_W"], p["lambda_H"]
+
+    def formulas(self, p):
+        return th.dln_ce_formulas(*self._args(p))
+
+    def prove(self, p, formulas):
+        return th.prove_dln_ce(formulas, *self._args(p))
+
+    def _observed(self, p, loss, Z, Hbar, sv, W_last):
+        K, labels = p["K"], np.repeat(np.arange(p["K"]), p["n"])
+        own = Z[labels, np.arange(Z.shape[1])]
+        rivals = np.where(np.eye(K, dtype=bool)[:, labels], -np.inf, Z).max(axis=0)
+        return {"loss": loss, "margin": own - rivals, "w_sq": np.asarray(sv)[:, :K - 1].ravel(),
+                "h_sq": (Hbar**2).sum(0), "cos_h": _cosines(Hbar), "cos_w": _cosines(W_last.T)}
+
+    def numeric(self, p, ctx):
+        prob = nd.DeepLinear((p["n"],) * p["K"], p["d"], p["M"], p["lambda_W"], p["lambda_H"], loss="ce")
+        r = nd.multistart(prob, ctx.rng("numeric"), starts=p["starts"], scale=INIT)
+        Ws, H = prob.unpack(r["x"])
+        Z = H
+        for W in Ws:
+            Z = W @ Z
+        _, Hbar = prob.product_means(r["x"])
+        sv = np.stack([np.linalg.svd(W, compute_uv=False)[:p["K"]] ** 2 for W in Ws])
+        values = self._observed(p, r["f"], Z, Hbar, sv, Ws[-1])
+        reached = int(np.sum(np.asarray(r["values"]) <= r["f"] + 1e-9 * max(1.0, abs(r["f"]))))
+        return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "grad_max": r["grad_max"]},
+                           converged=r["grad_max"] <= GRAD_TOL,
+                           message=f"scipy L-BFGS, {reached}/{p['starts']} starts at the best value; "
+                                   f"largest gradient entry {r['grad_max']:.1e}"
+                                   + _basin(r["f"], float(th.dln_ce_formulas(*self._args(p))["loss"])))
+
+    def simulate(self, p, ctx):
+        r = sd.train((p["n"],) * p["K"], p["d"], p["M"], p["lambda_W"], p["lambda_H"], p["starts"],
+                     ctx.seed_for("simulation"), ctx.device, gtol=GRAD_TOL, scale=INIT, loss="ce")
+        b = r.best
+        values = self._observed(p, float(r.f[b]), r.logits[b], r.feature_means[b], r.layer_sv_sq[b], r.last_layer[b])
+        reached = int(np.sum(r.f <= r.f[b] + 1e-9 * max(1.0, abs(r.f[b]))))
+        return Observation(values, {"starts": p["starts"], "best_reached_by": reached, "grad_max": float(r.grad_max[b])},
+                           converged=bool(r.converged[b]),
+                           message=f"torch L-BFGS, {reached}/{p['starts']} starts at the best value; "
+                                   f"largest gradient entry {r.grad_max[b]:.1e}"
+                                   + _basin(float(r.f[b]), float(th.dln_ce_formulas(*self._args(p))["loss"])))
