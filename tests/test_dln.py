@@ -134,3 +134,16 @@ def test_ce_deep_etf_is_not_always_the_global_optimum():
     assert r.checks["numeric"].status == "fail"
     assert "LOWER value than predicted" in r.checks["numeric"].message
     assert r.observed["numeric.loss"] < r.predicted["loss"] - 1e-3
+
+
+@pytest.mark.heavy
+def test_layers_figure_every_layer_shares_the_predicted_values():
+    from figures import dln_layers as fig
+
+    a = fig.compute(fig.FIGURE.seed, "cpu")
+    assert all(np.array_equal(a[k], v) for k, v in fig.compute(fig.FIGURE.seed, "cpu").items())
+    for M in fig.DEPTHS:
+        if abs(a[f"gap/{M}"]) < 1e-9:               # a run at the optimum: every layer matches
+            assert np.allclose(a[f"sim/{M}"], a[f"theory/{M}"][None, :], atol=1e-6)
+        else:                                       # a bad basin is drawn as such, never above the optimum
+            assert a[f"gap/{M}"] > 0
