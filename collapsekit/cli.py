@@ -303,6 +303,24 @@ def cmd_bench(args) -> int:
         raise UsageError(str(exc)) from None
 
 
+def cmd_mutate(args) -> int:
+    from collapsekit.mutation import run
+
+    try:
+        report = run(args.module, limit=args.limit, timeout=args.timeout, log=sys.stderr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    survivors = [r for r in report["results"] if r["status"] == "survived"]
+    print(f"{report['module']}: {report['killed']}/{report['mutants']} mutants killed "
+          f"({report['kill_rate']:.0%}) by the checks of {', '.join(report['claims'])} in {report['seconds']} s")
+    for r in survivors:
+        print(f"  survived: line {r['line']}: {r['description']}")
+    return EXIT_OK if not survivors else EXIT_FAIL
+
+
 # ---------------------------------------------------------------------------- parser
 def _common(p: argparse.ArgumentParser, profile: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default: auto)")
@@ -392,6 +410,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per benchmark process")
     _common(p, profile=False)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("mutate", help="mutation testing of a theory module against the claims that use it",
+                       description="Change each numeric constant, arithmetic operator and unary minus of MODULE "
+                                   "one at a time and run the symbolic and numeric checks of every claim that "
+                                   "depends on it; report the kill rate and the survivors. Exit 1 if any survive.")
+    p.add_argument("module", metavar="MODULE", help="e.g. theory.model_collapse_mixing")
+    p.add_argument("--limit", type=int, default=None, help="only the first N mutants")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant (a timeout counts as killed)")
+    p.add_argument("--out", default=None, help="write the JSON report here")
+    p.set_defaults(func=cmd_mutate)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",
                        description="The main job. Exit 1 when any claim fails.")
