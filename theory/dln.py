@@ -226,16 +226,14 @@ def ce_margin(K, n, M, lam_W, lam_H) -> dict:
         t = sp.log(1 / eta - (K - 1)) if K * eta < 1 else sp.Integer(0)
         return {"t": t, "bracket": None, "f": f}
     df = sp.diff(f, _tt)
-    g = sp.lambdify(_tt, df, "mpmath")
-    import mpmath
-
-    mpmath.mp.dps = 60
-    grid = [mpmath.mpf(10) ** (k / 8) for k in range(-40, 25)]
-    signs = [(a, b) for a, b in zip(grid, grid[1:]) if g(a) < 0 <= g(b)]
+    g = lambda v: df.subs(_tt, v).evalf(60)  # noqa: E731
+    grid = [sp.Float(10, 60) ** sp.Rational(k, 8) for k in range(-40, 25)]
+    values = [g(v) for v in grid]
+    signs = [(a, b) for a, b, ga, gb in zip(grid, grid[1:], values, values[1:]) if ga < 0 <= gb]
     if not signs:
         return {"t": sp.Integer(0), "bracket": None, "f": f}
-    root = mpmath.findroot(g, (signs[-1][0], signs[-1][1]), solver="anderson")
-    r = sp.Rational(str(mpmath.nstr(root, 55)))
+    root = sp.nsolve(df, _tt, signs[-1], solver="anderson", prec=60)
+    r = sp.Rational(str(sp.Float(root, 55)))
     lo, hi = r * (1 - sp.Rational(1, 10**40)), r * (1 + sp.Rational(1, 10**40))
     better = sp.N(f.subs(_tt, 0) - f.subs(_tt, r), 50) > 0
     return {"t": r if better else sp.Integer(0), "bracket": (lo, hi), "root": r, "f": f}
