@@ -5,6 +5,7 @@ from collapsekit.claims import (  # noqa: F401
     etf,
     etf_large_k,
     mixup,
+    minority_collapse,
     model_collapse,
     model_collapse_accumulate,
     model_collapse_gaussian,
