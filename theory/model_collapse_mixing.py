@@ -46,13 +46,14 @@ def prove_mixing(f, w, sigma, N, t) -> list[Obligation]:
     dV = sp.diff(fixed, _w)
     return [
         zero("stationary variance solves V = w^2 v + (1-w)^2 (V + v)", sp.simplify(fixed - stationary(_w, v))),
-        zero("V_t = V(w)(1 - (1-w)^(2t)): V_0 = 0 and the step maps V_{k} to V_{k+1}",
-             sp.simplify(transient.subs(k, 0)) + sp.simplify(step(transient, _w) - transient.subs(k, k + 1))),
+        zero("V_t = V(w)(1 - (1-w)^(2t)): V_0 = 0", sp.simplify(transient.subs(k, 0))),
+        zero("... and the step maps V_k to V_{k+1}", sp.simplify(step(transient, _w) - transient.subs(k, k + 1))),
         zero("error at w after t steps", f["error"] - transient.subs({_w: w, k: t})),
         zero("w* is stationary: dV/dw(w*) = 0", sp.simplify(dV.subs(_w, ws))),
         positive("w* is a minimum: d2V/dw2(w*) > 0", sp.simplify(sp.diff(fixed, _w, 2).subs(_w, ws))),
         zero("w* = 1/phi, the root of w^2 + w - 1 in (0, 1)", sp.simplify(ws - 1 / sp.GoldenRatio.rewrite(sp.sqrt))),
-        positive("w* lies in (0, 1)", ws * (1 - ws)),
-        zero("optimal stationary error V(w*) = v w* = v/phi",
-             sp.simplify(f["optimal_error"] - fixed.subs(_w, ws)) + sp.simplify(fixed.subs(_w, ws) - v * ws)),
+        positive("w* > 0", ws),
+        positive("w* < 1", 1 - ws),
+        zero("optimal stationary error V(w*) = min of V", sp.simplify(f["optimal_error"] - fixed.subs(_w, ws))),
+        zero("... = v w* = v/phi", sp.simplify(fixed.subs(_w, ws) - v * ws)),
     ]
