@@ -14,6 +14,7 @@ from collapsekit.claims import (  # noqa: F401
     model_collapse_scaling,
     perturbation,
     posterior_collapse,
+    seli,
     ssl,
     ufm_ce,
     ufm_mse,
