@@ -208,6 +208,10 @@ class Claim:
     hypotheses: ClassVar[tuple[str, ...]] = ()
     tolerances: ClassVar[dict[str, Tolerance]] = {}
     negative_controls: ClassVar[tuple[NegativeControl, ...]] = ()
+    #: where a negative control that leaves the defaults' formulas unchanged (a wrong threshold, a wrong
+    #: value on the other side of it) does apply: control name -> parameter overrides.  The
+    #: negative-control audit (``tests/test_claims.py``) runs the claim there and requires a rejection.
+    control_points: ClassVar[dict[str, dict[str, Any]]] = {}
     #: quantities predicted to be exactly 0 are compared by absolute error against this scale
     zero_scale: ClassVar[float] = 1.0
     #: K values the default test run checks (``tests/test_claims.py::test_K_range``)

@@ -77,7 +77,7 @@ def check_all_and_save(path: Path, device: str, profile: str, seed: int) -> tupl
 
 
 def _status_cell(status: str) -> str:
-    return {"pass": "pass", "fail": "FAIL", "skip": "skip"}.get(status, status)
+    return {"pass": "pass", "fail": "FAIL", "skip": "skip", "inconclusive": "INCONCLUSIVE"}.get(status, status)
 
 
 def format_table(results) -> str:
@@ -92,8 +92,10 @@ def format_table(results) -> str:
         lines.append("")
         lines += [f"{cid} [{k}] {msg}" for cid, k, msg in problems]
     n_fail = sum(r.status == "fail" for r in results)
+    n_open = sum(r.status == "inconclusive" for r in results)
     lines.append("")
-    lines.append(f"{len(results)} claims: {len(results) - n_fail} without failures, {n_fail} failed")
+    lines.append(f"{len(results)} claims: {len(results) - n_fail - n_open} without failures, "
+                 + (f"{n_open} inconclusive, " if n_open else "") + f"{n_fail} failed")
     return "\n".join(lines)
 
 
@@ -304,21 +306,42 @@ def cmd_bench(args) -> int:
 
 
 def cmd_mutate(args) -> int:
-    from collapsekit.mutation import run
+    from collapsekit.mutation import mutable_modules, run, summary_table
 
-    try:
-        report = run(args.module, limit=args.limit, timeout=args.timeout, log=sys.stderr)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2))
-    survivors = [r for r in report["results"] if r["status"] == "survived"]
-    print(f"{report['module']}: {report['killed']}/{report['mutants']} mutants killed "
-          f"({report['kill_rate']:.0%}) by the checks of {', '.join(report['claims'])} in {report['seconds']} s")
-    for r in survivors:
-        print(f"  survived: line {r['line']}: {r['description']}")
-    return EXIT_OK if not survivors else EXIT_FAIL
+    if args.all and args.module:
+        raise UsageError("mutate: give MODULE names or --all, not both")
+    modules = mutable_modules() if args.all else args.module
+    if not modules:
+        raise UsageError("mutate: give at least one MODULE, or --all")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
+    if args.sample is not None and args.sample < 1:
+        raise UsageError(f"--sample: must be at least 1, got {args.sample}")
+    out = Path(args.out) if args.out else None
+    if out is not None and len(modules) > 1 and out.suffix == ".json":
+        raise UsageError("--out: with several modules give a folder, not a .json file")
+    reports, any_survivor = [], False
+    for module in modules:
+        try:
+            report = run(module, limit=args.limit, sample=args.sample, seed=args.seed, jobs=args.jobs,
+                         timeout=args.timeout, log=sys.stderr)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if out is not None:
+            path = out if out.suffix == ".json" else out / f"{module}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=1) + "\n")
+        reports.append(report)
+        survivors = [r for r in report["results"] if r["status"] in ("survived", "uncovered")]
+        any_survivor |= bool(survivors)
+        print(f"{report['module']}: {report['killed']}/{report['mutants']} mutants killed "
+              f"({report['kill_rate']:.0%}) by the checks of {', '.join(report['claims'])} in {report['seconds']} s",
+              flush=True)
+        for r in survivors:
+            print(f"  {r['status']}: line {r['line']}: {r['description']}", flush=True)
+    if len(reports) > 1:
+        print(summary_table(reports))
+    return EXIT_OK if not any_survivor else EXIT_FAIL
 
 
 # ---------------------------------------------------------------------------- parser
@@ -415,10 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Change each numeric constant, arithmetic operator and unary minus of MODULE "
                                    "one at a time and run the symbolic and numeric checks of every claim that "
                                    "depends on it; report the kill rate and the survivors. Exit 1 if any survive.")
-    p.add_argument("module", metavar="MODULE", help="e.g. theory.model_collapse_mixing")
+    p.add_argument("module", metavar="MODULE", nargs="*", help="e.g. theory.model_collapse_mixing")
+    p.add_argument("--all", action="store_true",
+                   help="every theory and numerics module that a registered claim depends on")
     p.add_argument("--limit", type=int, default=None, help="only the first N mutants")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant (a timeout counts as killed)")
-    p.add_argument("--out", default=None, help="write the JSON report here")
+    p.add_argument("--sample", type=int, default=None, help="a seeded random sample of N mutants per module")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--jobs", type=int, default=1, help="mutants run at once, each in a forked child (default 1)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds per mutant (default: 30 + 5 x the baseline checks' time; a timeout counts as killed)")
+    p.add_argument("--out", default=None, help="write the JSON report here (a folder, one file per module, "
+                                               "when several modules run)")
     p.set_defaults(func=cmd_mutate)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",

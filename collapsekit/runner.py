@@ -14,7 +14,7 @@ from collapsekit.claim import Claim, Context, Observation, ParameterError, evalu
 
 @dataclass
 class CheckResult:
-    status: str                        # "pass" | "fail" | "skip"
+    status: str                        # "pass" | "fail" | "skip" | "inconclusive"
     max_rel_err: float | None = None
     tolerance: float | None = None
     message: str = ""
@@ -37,14 +37,19 @@ class ClaimResult:
 
     @property
     def status(self) -> str:
+        """fail (any check failed) > inconclusive (a check could not discriminate its negative
+        control) > pass (every check passed) > partial (some skipped, none failed)."""
         states = [c.status for c in self.checks.values()]
         if "fail" in states:
             return "fail"
+        if "inconclusive" in states:
+            return "inconclusive"
         return "pass" if all(s == "pass" for s in states) else "partial"
 
     @property
     def ok(self) -> bool:
-        return self.status != "fail"
+        """Nothing failed and nothing was inconclusive (skipped checks are allowed: ``partial``)."""
+        return self.status in ("pass", "partial")
 
     def to_json(self) -> dict[str, Any]:
         c = self.claim
@@ -225,7 +230,7 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
     usable = [k for k in ("symbolic", "numeric", "simulation") if checks[k].status == "pass"]
     if not usable:
         return CheckResult("fail", message="no check passed, so none can reject a perturbation")
-    controls, all_rejected, min_margin, idle = [], True, np.inf, []
+    controls, min_margin, idle, undecided, unresolved = [], np.inf, [], [], []
     for nc in claim.negative_controls:
         bad = nc.perturb(p, dict(formulas))
         changed = {k: v for k, v in bad.items() if _differs(v, formulas.get(k))}
@@ -246,21 +251,35 @@ def _negative_controls(claim: Claim, p, formulas, checks, observations) -> Check
                 rejected[kind] = bool(e > tol)
                 errs[kind] = e
                 min_margin = min(min_margin, e / tol)
-        all_rejected &= all(rejected.values())
+        missed = [k for k, r in rejected.items() if not r]
+        # A Monte-Carlo check that passes and yet cannot reject a changed formula has an interval too
+        # wide to tell the two apart: that is a lack of samples (inconclusive), not evidence for either.
+        # Any other check that cannot reject it is a check that cannot fail there: a failure.
+        if missed and all(claim.tolerances[k].kind == "zscore" for k in missed if k != "symbolic") \
+                and "symbolic" not in missed:
+            undecided.append(f"{nc.name} ({', '.join(missed)}: |z| " +
+                             ", ".join(f"{errs[k]:.2f}" for k in missed) + ")")
+        elif missed:
+            unresolved.append(f"{nc.name} ({', '.join(missed)})")
         controls.append({"name": nc.name, "perturbed": {k: float(sp.N(v)) for k, v in changed.items()},
                          "rejected_by": rejected, "errors": errs})
     if not controls:
         return CheckResult("fail", message=f"no negative control changes a formula at these parameters "
                                            f"({', '.join(idle)}): nothing shows the checks can fail here")
-    msg = (f"{len(controls)} perturbation(s), each rejected by every passing check ({', '.join(usable)})"
-           if all_rejected else "a perturbed formula was NOT rejected: the checks cannot tell it apart")
+    if unresolved:
+        status, msg = "fail", ("a perturbed formula was NOT rejected: the checks cannot tell it apart: "
+                               + "; ".join(unresolved))
+    elif undecided:
+        status, msg = "inconclusive", ("the Monte-Carlo interval is too wide to reject a perturbed formula "
+                                       "(more samples needed): " + "; ".join(undecided))
+    else:
+        status, msg = "pass", f"{len(controls)} perturbation(s), each rejected by every passing check ({', '.join(usable)})"
     if idle:
         msg += f"; not applicable at these parameters: {', '.join(idle)}"
     if np.isfinite(min_margin):
         msg += f"; smallest error/tolerance ratio {min_margin:.2e}"
-    return CheckResult("pass" if all_rejected else "fail", max_rel_err=None,
-                       tolerance=None, message=msg, detail={"controls": controls, "not_applicable": idle},
-                       seconds=time.perf_counter() - t0)
+    return CheckResult(status, max_rel_err=None, tolerance=None, message=msg,
+                       detail={"controls": controls, "not_applicable": idle}, seconds=time.perf_counter() - t0)
 
 
 def observed_entries(kind: str, obs: Observation, predicted: Mapping[str, float] | None) -> dict[str, float]:

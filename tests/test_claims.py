@@ -169,3 +169,44 @@ def test_seeds_are_deterministic_and_distinct():
     from collapsekit.claim import Context
     ctx = Context("etf.simplex", seed=3)
     assert ctx.seed_for("numeric") != ctx.seed_for("simulation")
+
+
+# ---------------------------------------------------------------------------- negative-control audit
+def test_audit_every_claim_declares_negative_controls_and_points_for_idle_ones():
+    """The registry, enumerated: every claim has a negative control; every control either changes a
+    formula at the defaults or names (``control_points``) parameters where it does."""
+    problems = []
+    for claim in CLAIMS:
+        if not claim.negative_controls:
+            problems.append(f"{claim.id}: no negative control")
+        names = {nc.name for nc in claim.negative_controls}
+        problems += [f"{claim.id}: control point for unknown control {n!r}" for n in claim.control_points
+                     if n not in names]
+        p = claim.resolve({})
+        formulas = claim.formulas(p)
+        if formulas is None:
+            problems.append(f"{claim.id}: no closed form at the defaults, so no control can apply there")
+            continue
+        for nc in claim.negative_controls:
+            changes = any(_differs(v, formulas.get(k)) for k, v in nc.perturb(p, dict(formulas)).items())
+            if not changes and nc.name not in claim.control_points:
+                problems.append(f"{claim.id}: {nc.name!r} changes nothing at the defaults and names no point")
+    assert not problems, "\n".join(problems)
+
+
+AUDIT = [(c.id, nc.name, c.control_points.get(nc.name, {})) for c in CLAIMS for nc in c.negative_controls]
+
+
+@pytest.mark.parametrize("claim_id,control,point", AUDIT, ids=[f"{c}:{i}" for c, i in
+                                                               zip([a[0] for a in AUDIT], range(len(AUDIT)))])
+def test_audit_every_negative_control_is_rejected_by_a_check(claim_id, control, point):
+    """Each declared control, at the defaults or at its point: it changes a formula and at least one
+    passing check rejects it (the default-parameter run of the claim, cached, or one run at the point)."""
+    r = result(claim_id, **point)
+    detail = r.checks["negative_control"].detail
+    entry = next((c for c in detail.get("controls", []) if c["name"] == control), None)
+    assert entry is not None, (f"{claim_id}: {control!r} not applied at {point or 'the defaults'} "
+                               f"({r.checks['negative_control'].message})")
+    assert any(entry["rejected_by"].values()), f"{claim_id}: {control!r} rejected by no check: {entry}"
+    passing = [k for k in ("symbolic", "numeric", "simulation") if r.checks[k].status == "pass"]
+    assert set(entry["rejected_by"]) == set(passing) and passing, (claim_id, passing, entry["rejected_by"])

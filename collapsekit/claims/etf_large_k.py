@@ -81,6 +81,7 @@ class LargeKCodes(Claim):
         NegativeControl("Riesz energy with squared distances (s = 2) instead of s = 1",
                         lambda p, f: {**f, "energy": th.energy_formula(p["K"], p["d"], power=2)}),
     )
+    control_points = {"off by one in K (simplex (K+1)/K, polygon 1 − cos 2π/(K+1))": {"K": 5, "d": 2}}
 
     def formulas(self, p):
         return th.formulas(p["K"], p["d"])

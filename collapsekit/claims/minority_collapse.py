@@ -103,6 +103,7 @@ class MinorityCollapse(Claim):
         NegativeControl("minority features do not collapse (cosine 0)", _features_spread),
         NegativeControl("ETF cosine −1/K instead of −1/(K−1) at R = 1", _etf_cos_wrong),
     )
+    control_points = {"ETF cosine −1/K instead of −1/(K−1) at R = 1": {"R": 1.0}}
 
     def validate(self, p):
         K = p["K_A"] + p["K_B"]

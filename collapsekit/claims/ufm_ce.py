@@ -118,6 +118,7 @@ class CEBalanced(_BalancedCE):
         NegativeControl("feature/classifier ratio n*lambda_W/lambda_H instead of lambda_W/(n*lambda_H)", _wrong_ratio),
         NegativeControl("value at the collapsed point log(K-1) instead of log K", _wrong_zero_value),
     )
+    control_points = {"value at the collapsed point log(K-1) instead of log K": {"lambda_W": 0.2, "lambda_H": 0.2}}
 
     def formulas(self, p):
         return th.balanced_formulas(p)
