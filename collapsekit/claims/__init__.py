@@ -17,6 +17,7 @@ from collapsekit.claims import (  # noqa: F401
     seli,
     ssl,
     ufm_ce,
+    ufm_ce_imbalanced,
     ufm_mse,
     ufm_sdp,
 )
