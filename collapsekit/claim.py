@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -59,9 +60,19 @@ class Source:
         return f"{self.authors} ({self.year}), {self.title}{arxiv}, {self.where}"
 
 
+#: a parameter without a stated maximum is still rejected above this (a guard against a typo such
+#: as d=10000000000 allocating or running without end); claims state tighter maxima where they can
+UNSTATED_MAXIMUM = 1e6
+#: the most entries a tuple parameter (class sizes) may have
+MAX_TUPLE_LENGTH = 1024
+
+
 @dataclass(frozen=True)
 class Param:
-    """A typed claim parameter.  ``default`` may depend on earlier parameters."""
+    """A typed claim parameter.  ``default`` may depend on earlier parameters.
+
+    Without a ``maximum`` a value above :data:`UNSTATED_MAXIMUM` is rejected all the same.
+    """
 
     name: str
     kind: type                  # int, float, or tuple (of ints: class sizes, "200,100,50,50" on the CLI)
@@ -100,6 +111,8 @@ class Param:
             raise ParameterError(self.name, f"{value} is below the minimum {self.minimum:g}")
         if self.maximum is not None and value > self.maximum:
             raise ParameterError(self.name, f"{value} is above the maximum {self.maximum:g}")
+        if self.maximum is None and value > UNSTATED_MAXIMUM:
+            raise ParameterError(self.name, f"{value} is implausibly large (above {UNSTATED_MAXIMUM:g})")
         return value
 
     def _coerce_tuple(self, value: Any) -> tuple[int, ...]:
@@ -111,6 +124,8 @@ class Param:
             raise ParameterError(self.name, f"{value!r} is not a list of integers") from None
         if not items:
             raise ParameterError(self.name, "an empty list")
+        if len(items) > MAX_TUPLE_LENGTH:
+            raise ParameterError(self.name, f"{len(items)} entries; at most {MAX_TUPLE_LENGTH}")
         entry = Param(self.name, int, 0, self.doc, self.minimum, self.maximum)
         return tuple(entry.coerce(v) for v in items)
 
@@ -227,8 +242,16 @@ class Claim:
                 raise ParameterError(name, f"unknown for claim {self.id} (it takes {', '.join(sorted(known)) or 'none'})")
         values: dict[str, Any] = {}
         for p in self.params:
-            raw = overrides[p.name] if p.name in overrides else (p.default(values) if callable(p.default) else p.default)
-            values[p.name] = p.coerce(raw)
+            if p.name in overrides or not callable(p.default):
+                values[p.name] = p.coerce(overrides[p.name] if p.name in overrides else p.default)
+                continue
+            try:  # a default derived from earlier parameters: name those when it fails
+                values[p.name] = p.coerce(p.default(values))
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                given = ", ".join(f"{k}={reprlib.repr(values[k])}" for k in overrides if k in values) or "the defaults"
+                reason = exc.args[0] if isinstance(exc, ParameterError) else f"{type(exc).__name__}: {exc}"
+                raise ParameterError(p.name, f"its default, derived from {given}, is invalid ({reason}); "
+                                             f"set {p.name} explicitly or change those") from None
         self.validate(values)
         return values
 

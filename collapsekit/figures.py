@@ -5,8 +5,9 @@ draws from that data only.  The computed data is cached as JSON (never pickle) u
 content key: the figure id and seed, the device kind, the library versions, and the source
 of every project module the figure's compute and its claims import, followed transitively
 (``dependencies``).  Editing any of that code changes the key, so exactly the figures that
-depend on it are recomputed; deleting a cached file recomputes only that figure.  Images are
-written with fixed metadata so the bytes are stable; ``manifest.json`` lists, per figure, the
+depend on it are recomputed; deleting a cached file, or corrupting it so that it no longer
+loads, recomputes only that figure.  Images are written with fixed metadata so the bytes are
+stable; ``manifest.json`` lists, per figure, the
 key, the module-level inputs (upper-case constants), claims, seed, device, wall time, every
 file's sha256, the versions and the git commit.  ``check_manifest`` re-verifies it.
 """
@@ -179,15 +180,57 @@ def _to_json(data: dict[str, Any]) -> str:
 
 
 def load_data(path: Path) -> dict[str, Any]:
-    """Inverse of the JSON encoding (no pickle anywhere)."""
-    raw = json.loads(Path(path).read_text())
+    """Inverse of the JSON encoding (no pickle anywhere).
+
+    A file that is not such an encoding (empty, truncated, not JSON, not an object, an array
+    entry with a bad dtype, shape or values) raises ValueError naming the file and the entry.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a figure data file (not valid JSON: {exc})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: not a figure data file (a JSON {type(raw).__name__}, expected an object)")
     out = {}
     for k, v in raw.items():
         if isinstance(v, dict) and {"dtype", "shape", "values"} <= set(v):
-            out[k] = np.asarray(v["values"], dtype=v["dtype"]).reshape(v["shape"])
+            out[k] = _decode_array(v, f"{path}: entry {k!r}")
         else:
             out[k] = v
     return out
+
+
+def _decode_array(v: dict[str, Any], where: str) -> np.ndarray:
+    """One ``{"dtype", "shape", "values"}`` entry (as written by ``_to_json``) back to an array."""
+    try:
+        dtype = np.dtype(v["dtype"]) if isinstance(v["dtype"], str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise ValueError(f"{where}: dtype {v['dtype']!r} is not a numeric dtype")
+    shape = v["shape"]
+    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                              for n in shape):
+        raise ValueError(f"{where}: shape {shape!r} is not a list of sizes")
+    values = v["values"]
+    if not isinstance(values, list) or len(values) != int(np.prod(shape, dtype=object)):
+        raise ValueError(f"{where}: values are not a flat list of {int(np.prod(shape, dtype=object))} numbers")
+    if not all(isinstance(x, (int, float)) for x in values):
+        raise ValueError(f"{where}: values are not all numbers")
+    try:
+        return np.asarray(values, dtype=dtype).reshape(shape)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{where}: values do not fit dtype {dtype}: {exc}") from None
+
+
+def _loads(path: Path) -> bool:
+    """Whether a cached data file loads (a truncated or corrupted one is recomputed)."""
+    try:
+        load_data(path)
+    except ValueError:
+        return False
+    return True
 
 
 def render(fig_spec: Figure, data: dict[str, Any], out: Path) -> list[Path]:
@@ -212,7 +255,8 @@ def render(fig_spec: Figure, data: dict[str, Any], out: Path) -> list[Path]:
 
 def build_figures(ids: list[str] | None, out: Path, *, device: str = "cpu", log=None, use_cache: bool = True,
                   progress=None) -> dict[str, Any]:
-    """Compute (or load from the cache) and draw the chosen figures; update the manifest."""
+    """Compute (or load from the cache) and draw the chosen figures; update the manifest
+    (a manifest that no longer loads is started afresh with the figures built now)."""
     available = all_figures()
     chosen = ids or sorted(available)
     for fid in chosen:
@@ -222,13 +266,16 @@ def build_figures(ids: list[str] | None, out: Path, *, device: str = "cpu", log=
     cache = out / "cache"
     cache.mkdir(exist_ok=True)
     manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"figures": []}
+    try:
+        manifest = read_manifest(manifest_path) if manifest_path.exists() else {"figures": []}
+    except ValueError:
+        manifest = {"figures": []}
     entries = {e["id"]: e for e in manifest.get("figures", [])}
     for i, fid in enumerate(chosen):
         spec = available[fid]
         key = cache_key(spec, device)
         cached = cache / f"{fid}-{key[:16]}.json"
-        hit = use_cache and cached.exists()
+        hit = use_cache and cached.exists() and _loads(cached)
         if progress:
             progress(i, len(chosen), f"figure {fid}" + (" (cached)" if hit else ""))
         elif log:
@@ -255,6 +302,21 @@ def build_figures(ids: list[str] | None, out: Path, *, device: str = "cpu", log=
     return manifest
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """``manifest.json``; ValueError naming the file when it is not one (corrupted, truncated)."""
+    try:
+        manifest = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path}: not a figure manifest (not valid JSON: {exc})") from None
+    entries = manifest.get("figures") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("sha256"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in e["sha256"].items()) for e in entries):
+        raise ValueError(f"{path}: not a figure manifest (expected {{\"figures\": [{{\"id\": ..., \"sha256\": "
+                         f"{{file: digest}}}}, ...]}})")
+    return manifest
+
+
 def check_manifest(out: Path, device: str = "cpu", ids: list[str] | None = None) -> list[str]:
     """Problems found re-verifying ``out/manifest.json``: a missing or changed file, or a
     figure whose code (or inputs, seed, versions) changed since it was computed; without
@@ -262,9 +324,13 @@ def check_manifest(out: Path, device: str = "cpu", ids: list[str] | None = None)
     manifest_path = out / "manifest.json"
     if not manifest_path.exists():
         return [f"{manifest_path}: no manifest (run `collapsekit figures` first)"]
+    try:
+        recorded = read_manifest(manifest_path)["figures"]
+    except ValueError as exc:
+        return [f"{exc} (run `collapsekit figures` to rebuild it)"]
     available = all_figures()
     problems = []
-    for entry in json.loads(manifest_path.read_text())["figures"]:
+    for entry in recorded:
         fid = entry["id"]
         if ids and fid not in ids:
             continue
@@ -278,7 +344,7 @@ def check_manifest(out: Path, device: str = "cpu", ids: list[str] | None = None)
             problems.append(f"{fid}: no such figure any more")
         elif cache_key(available[fid], entry.get("device", device)) != entry.get("key"):
             problems.append(f"{fid}: stale: its code, inputs, seed or library versions changed since it was computed")
-    built = {e["id"] for e in json.loads(manifest_path.read_text())["figures"]}
+    built = {e["id"] for e in recorded}
     missing = sorted((set(ids) if ids else set(available)) - built)
     problems += [f"{fid}: not built" for fid in missing]
     return problems

@@ -32,8 +32,12 @@ from collapsekit.claim import Claim, ParameterError
 from collapsekit.runner import check_simulation_batch, run_claim
 
 
+#: most values one --grid may give, and most points (their product) one sweep may have
+MAX_GRID_VALUES, MAX_GRID_POINTS = 10_000, 100_000
+
+
 def parse_grid(specs: list[str], claim) -> dict[str, list]:
-    """``NAME=v1,v2,...`` or ``NAME=start:stop:count`` (inclusive linspace) per spec."""
+    """``NAME=v1,v2,...`` or ``NAME=start:stop:count`` (inclusive linspace, finite ends) per spec."""
     grid: dict[str, list] = {}
     kinds = {p.name: p for p in claim.params}
     for spec in specs:
@@ -43,19 +47,32 @@ def parse_grid(specs: list[str], claim) -> dict[str, list]:
             raise ParameterError(name or spec, f"grid {spec!r}: expected NAME=v1,v2,... or NAME=start:stop:count")
         if name not in kinds:
             raise ParameterError(name, f"unknown for claim {claim.id} (it takes {', '.join(sorted(kinds))})")
+        if name in grid:
+            raise ParameterError(name, f"grid {spec!r}: {name} is given twice")
         try:
             if ":" in values:
                 a, b, c = values.split(":")
-                raw = np.linspace(float(a), float(b), int(c)).tolist()
+                a, b, c = float(a), float(b), int(c)
+                if not (np.isfinite(a) and np.isfinite(b)):
+                    raise ValueError(f"start and stop must be finite, got {a}, {b}")
+                if not 1 <= c <= MAX_GRID_VALUES:
+                    raise ValueError(f"count {c} is not in 1..{MAX_GRID_VALUES}")
+                raw = np.linspace(a, b, c).tolist()
             else:
                 raw = [v for v in values.split(",") if v.strip()]
+                if len(raw) > MAX_GRID_VALUES:
+                    raise ValueError(f"{len(raw)} values; at most {MAX_GRID_VALUES}")
             grid[name] = [kinds[name].coerce(v) for v in raw]
         except ValueError as exc:
-            raise ParameterError(name, f"grid {spec!r}: {exc}") from None
+            why = str(exc).partition(": ")[2] if isinstance(exc, ParameterError) else str(exc)
+            raise ParameterError(name, f"grid {spec!r}: {why}") from None
         if not grid[name]:
             raise ParameterError(name, f"grid {spec!r} has no values")
     if not grid:
         raise ParameterError("grid", "give at least one --grid NAME=VALUES")
+    total = int(np.prod([len(v) for v in grid.values()], dtype=object))
+    if total > MAX_GRID_POINTS:
+        raise ParameterError("grid", f"{total} points; at most {MAX_GRID_POINTS} (a coarser grid, or several sweeps)")
     return grid
 
 

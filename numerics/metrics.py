@@ -50,6 +50,8 @@ _EPS = float(np.finfo(np.float64).eps)
 DEFAULT_BLOCK_SIZE = 128
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_BATCH_SIZE = 1024
+#: largest accepted |entry| of features, classifiers and means (squares and sums stay finite)
+MAX_ABS = 1e100
 
 
 # --------------------------------------------------------------------------- #
@@ -76,6 +78,9 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf values")
+    if arr.size and float(np.max(np.abs(arr))) > MAX_ABS:
+        raise ValueError(f"{name} has entries above {MAX_ABS:g} in magnitude: their second moments would "
+                         "overflow float64; rescale (the NC metrics are scale invariant)")
     return arr
 
 
@@ -151,6 +156,8 @@ class ClassStats:
         if means.ndim != 2 or means.shape[0] < 2:
             raise ValueError(f"means must have shape (K, d) with K >= 2, got {means.shape}")
         K, d = means.shape
+        if counts.shape == (K,) and np.any(counts < 1):
+            raise ValueError(f"counts must be >= 1 (no empty class), got {counts.tolist()}")
         fields = {
             "counts": (counts, (K,)),
             "means": (means, (K, d)),
@@ -162,6 +169,8 @@ class ClassStats:
         for name, (arr, shape) in fields.items():
             if arr.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or inf values")
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
@@ -242,7 +251,7 @@ class NCAccumulator:
         """Return ClassStats; raises ValueError if some class has no samples."""
         empty = np.flatnonzero(self._counts == 0)
         if empty.size:
-            raise ValueError(f"empty class: classes {empty.tolist()} have no samples")
+            raise ValueError(f"labels: empty class: classes {empty.tolist()} have no samples")
         K = self.num_classes
         n = self._counts.astype(np.float64)
         N = float(n.sum())
@@ -276,13 +285,18 @@ def class_stats(
     *,
     batch_size: int = 65536,
 ) -> ClassStats:
-    """ClassStats of an in-memory (N, d) array; K defaults to max(labels) + 1."""
+    """ClassStats of an in-memory (N, d) array; K defaults to max(labels) + 1 (at most N:
+    every class needs a sample)."""
     X = _as_features(features, None)
     y = _as_labels(labels, X.shape[0], None)
     if num_classes is None:
         if y.size == 0:
             raise ValueError("labels is empty; cannot infer num_classes")
         num_classes = int(y.max()) + 1
+    num_classes = _check_int(num_classes, "num_classes", 2)
+    if num_classes > y.size:  # before allocating K×d: some class would be empty anyway
+        where = "labels" if num_classes == int(y.max(initial=-1)) + 1 else "num_classes"
+        raise ValueError(f"{where}: {num_classes} classes but only {y.size} samples, so some class is empty")
     batch_size = _check_int(batch_size, "batch_size", 1)
     acc = NCAccumulator(num_classes, X.shape[1])
     for i in range(0, X.shape[0], batch_size):
@@ -368,12 +382,15 @@ def nc1(stats: ClassStats, rtol: float | None = None) -> float:
 
     Σ_B = V diag(e) Vᵀ is eigendecomposed and NC1 = (1/K) Σ_{i kept} v_iᵀ Σ_W v_i / e_i.
     Kept eigenvalues: the largest min(K−1, d) (rank Σ_B ≤ K−1) that also exceed
-    rtol·max(e); default rtol = 10·max(K, d)·eps, i.e. rounding-level eigenvalues are
+    rtol·max(e), rtol ∈ [0, 1); default 10·max(K, d)·eps, i.e. rounding-level eigenvalues are
     treated as exact zeros (as for a Moore–Penrose pseudo-inverse). Each quadratic
     form v_iᵀ Σ_W v_i is clipped at 0 only when its negativity is at rounding level
     (|·| ≤ 1e-8·Tr Σ_W); a genuinely indefinite Σ_W raises ValueError. Result ≥ 0.
     """
     K, d = stats.num_classes, stats.dim
+    real = isinstance(rtol, (int, float, np.integer, np.floating)) and not isinstance(rtol, (bool, np.bool_))
+    if rtol is not None and not (real and 0.0 <= float(rtol) < 1.0):
+        raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
     evals, evecs = np.linalg.eigh(stats.sigma_b)
     emax = float(evals[-1])
     if not emax > 0.0:

@@ -38,10 +38,18 @@ import torch
 from simulations.device import resolve_device
 
 LOSSES = ("ce", "mse")
+#: the most float entries a UFM's state (S×P) or label matrix (K×N) may have: a guard against a
+#: typo (K, d or n off by orders of magnitude) exhausting memory instead of failing
+MAX_ENTRIES = 2 ** 31
 
 
 def _as_batch(name: str, value, S: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        if np.iscomplexobj(value) or isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError(f"{type(value).__name__}")
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected a real scalar or {S} real values, got {value!r} ({exc})") from None
     if arr.ndim == 0:
         arr = np.full(S, float(arr))
     if arr.shape != (S,):
@@ -65,23 +73,24 @@ class UFM:
                  dtype: torch.dtype = torch.float64):
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r}: expected one of {LOSSES}")
-        if not isinstance(K, (int, np.integer)) or K < 2:
-            raise ValueError(f"K={K}: need an integer K >= 2 classes")
-        if not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"d={d}: need an integer feature dimension d >= 1")
-        if np.ndim(counts) == 0:
-            counts = [counts] * K
-        counts = [int(c) if float(c) == int(c) else c for c in counts]
-        if len(counts) != K:
-            raise ValueError(f"counts: {len(counts)} class counts given for K={K} classes")
-        for k, c in enumerate(counts):
-            if not isinstance(c, int) or c < 1:
-                raise ValueError(f"counts: class {k} has n_k={c}; every class needs at least one sample")
+        if isinstance(K, (bool, np.bool_)) or not isinstance(K, (int, np.integer)) or K < 2:
+            raise ValueError(f"K={K!r}: need an integer K >= 2 classes")
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"d={d!r}: need an integer feature dimension d >= 1")
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"dtype={dtype!r}: need a torch floating dtype (float64 by default)")
+        if K * max(K, d) > MAX_ENTRIES:   # W is K×d and the labels K×N with N >= K
+            raise ValueError(f"K={K}, d={d}: too large (K·max(K, d) above {MAX_ENTRIES} entries)")
+        counts = self._counts(counts, int(K))
         sizes = [np.size(v) for v in (lambda_W, lambda_H, lambda_b) if np.ndim(v) > 0]
         if S is None:
             S = max(sizes, default=1)
-        if S < 1:
-            raise ValueError(f"S={S}: need at least one configuration")
+        if isinstance(S, (bool, np.bool_)) or not isinstance(S, (int, np.integer)) or S < 1:
+            raise ValueError(f"S={S!r}: need an integer number of configurations >= 1")
+        P = K * d + d * sum(counts) + K
+        if S * P > MAX_ENTRIES or K * sum(counts) > MAX_ENTRIES:
+            raise ValueError(f"K={K}, d={d}, counts (N={sum(counts)}), S={S}: the state would have {S * P} "
+                             f"entries, more than {MAX_ENTRIES}")
         self.loss, self.K, self.d, self.counts, self.bias, self.S = loss, int(K), int(d), list(counts), bias, int(S)
         self.N = int(sum(counts))
         self.device = resolve_device(device)
@@ -99,6 +108,25 @@ class UFM:
         K, d, N = self.K, self.d, self.N
         self.sizes = (K * d, d * N, K)
         self.P = sum(self.sizes)
+
+    @staticmethod
+    def _counts(counts, K: int) -> list[int]:
+        """n or K per-class counts -> K positive ints; ValueError naming ``counts`` otherwise."""
+        given = counts
+        try:
+            out = []
+            for c in ([counts] * K if np.ndim(counts) == 0 else counts):
+                if isinstance(c, (bool, np.bool_, str, bytes)) or np.ndim(c) != 0 or np.iscomplexobj(c):
+                    raise TypeError(f"{c!r} is not an integer")
+                out.append(int(c) if float(c) == int(c) else c)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"counts: need n or K positive integers, got {given!r} ({exc})") from None
+        if len(out) != K:
+            raise ValueError(f"counts: {len(out)} class counts given for K={K} classes")
+        for k, c in enumerate(out):
+            if not isinstance(c, int) or c < 1:
+                raise ValueError(f"counts: class {k} has n_k={c}; every class needs a positive integer count")
+        return out
 
     # ------------------------------------------------------------------ layout
     def unpack(self, x: torch.Tensor):
