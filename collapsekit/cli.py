@@ -229,7 +229,12 @@ def cmd_appendix(args) -> int:
     results_path = Path(args.results) if args.results else Path(args.out) / "results.json"
     if not results_path.exists():
         check_all_and_save(results_path, _device(args.device), args.profile, args.seed)
-    payload = json.loads(results_path.read_text())
+    try:
+        payload = json.loads(results_path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"--results {results_path}: not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("claims"), list):
+        raise UsageError(f"--results {results_path}: not the output of `collapsekit check --json`")
     made = build_appendix(payload, Path(args.out), Path(args.figures), log=sys.stderr)
     for path in made:
         print(path)
@@ -267,6 +272,15 @@ def cmd_sweep(args) -> int:
     unknown = set(kinds) - {"symbolic", "numeric", "simulation"}
     if unknown:
         raise UsageError(f"--checks: unknown {', '.join(sorted(unknown))} (symbolic, numeric, simulation)")
+    if args.chunk < 1 or args.batch < 1 or args.workers < 0:
+        raise UsageError(f"--chunk {args.chunk}, --batch {args.batch}, --workers {args.workers}: "
+                         "need chunk >= 1, batch >= 1, workers >= 0")
+    fixed = _parse_sets(args.set)
+    params = {p.name: p for p in claim.params}
+    for name, value in fixed.items():   # a bad --set would make every point invalid: refuse it now
+        if name not in params:
+            raise ParameterError(name, f"unknown for claim {claim.id} (it takes {', '.join(sorted(params))})")
+        params[name].coerce(value)
     client, cluster = None, None
     if args.scheduler or args.workers:
         try:
@@ -282,7 +296,7 @@ def cmd_sweep(args) -> int:
     progress = _progress(sys.stderr, unit="point")
     try:
         rows = run_sweep(claim, grid, Path(args.out), seed=args.seed, device=_device(args.device),
-                         profile=args.profile, kinds=kinds, progress=progress, fixed=_parse_sets(args.set),
+                         profile=args.profile, kinds=kinds, progress=progress, fixed=fixed,
                          client=client, chunk_size=args.chunk, batch_size=args.batch)
     finally:
         progress.close()
@@ -324,7 +338,7 @@ def cmd_mutate(args) -> int:
     for module in modules:
         try:
             report = run(module, limit=args.limit, sample=args.sample, seed=args.seed, jobs=args.jobs,
-                         timeout=args.timeout, log=sys.stderr)
+                         timeout=args.timeout, with_tests=not args.no_tests, log=sys.stderr)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if out is not None:
@@ -445,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=None, help="a seeded random sample of N mutants per module")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="mutants run at once, each in a forked child (default 1)")
+    p.add_argument("--no-tests", action="store_true",
+                   help="judge mutants by the claims' checks only, not also by the test files importing MODULE")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds per mutant (default: 30 + 5 x the baseline checks' time; a timeout counts as killed)")
     p.add_argument("--out", default=None, help="write the JSON report here (a folder, one file per module, "

@@ -8,8 +8,10 @@ every claim whose code depends on the module (the figures' import-closure rule).
 How a run goes:
 
 1. **Baseline and coverage.**  The unmutated module's dependent checks run once, each
-   (claim, kind) pair under a line tracer restricted to the module's file.  A failing baseline
-   stops the run: mutants can only be judged against a passing suite.
+   (claim, kind) pair under a line tracer restricted to the module's file; so do the test files
+   that import the module directly (``module_tests``), as one more check (``tests``): the suite is
+   the claims' checks *and* the unit tests (bad-input guards, helpers no claim calls).  A failing
+   baseline stops the run: mutants can only be judged against a passing suite.
 2. **Uncovered sites.**  A site on lines that no check executes cannot be noticed by any check;
    it is reported as ``uncovered`` (a survivor) without running it.
 3. **Mutants.**  Each remaining mutant runs in a child forked from a parent that has already
@@ -172,7 +174,41 @@ def _collect(pid: int, fd: int, deadline: float) -> dict | None:
         return {"raised": "the child died without a result"}
 
 
+#: the pseudo-claim under which a module's own test files run, as one more check
+TESTS = "tests"
+#: test files never run against a mutant: the mutation tests (they would recurse) and the claims' own
+_NOT_RUN = ("test_mutation.py", "test_claims.py")     # test_claims: the claims' checks, run already
+
+
+def module_tests(module: str) -> list[str]:
+    """The test files (``tests/test_*.py``) whose imports depend on ``module`` (by the figures'
+    import-closure rule: the registry and the CLI, which import everything, do not count)."""
+    from collapsekit.figures import _source_path, dependencies
+
+    root = Path(__file__).resolve().parents[1]
+    out = []
+    for f in sorted((root / "tests").glob("test_*.py")):
+        if f.name in _NOT_RUN:
+            continue
+        names = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names |= {f"{node.module}.{a.name}" if _source_path(f"{node.module}.{a.name}") else node.module
+                          for a in node.names}
+        if module in dependencies(*sorted(names)):
+            out.append(str(f.relative_to(root)))
+    return out
+
+
 def _check(cid: str, kind: str) -> tuple[str, str]:
+    if cid == TESTS:                                 # the module's own test files, as one check
+        import pytest
+
+        files = kind.split(",")
+        code = pytest.main([*files, "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts="])
+        return ("pass" if int(code) == 0 else "fail"), f"pytest {' '.join(files)}: exit {int(code)}"
     from collapsekit import registry
     from collapsekit.runner import run_claim
 
@@ -180,8 +216,9 @@ def _check(cid: str, kind: str) -> tuple[str, str]:
     return c.status, c.message[:200]
 
 
-def _baseline_job(module: str, claims: list[str]) -> dict:
-    """Each (claim, kind) once, unmutated, with the module's executed lines and the time it took."""
+def _baseline_job(module: str, claims: list[str], tests: list[str]) -> dict:
+    """Each (claim, kind) once, unmutated, then the module's test files as one more check, each with
+    the module's lines it executed and the time it took."""
     spec = importlib.util.find_spec(module)
     target = os.path.realpath(spec.origin)
     lines: set[int] = set()
@@ -190,9 +227,6 @@ def _baseline_job(module: str, claims: list[str]) -> dict:
         if event == "line":
             lines.add(frame.f_lineno)
         return local
-
-    def tracer(frame, event, arg):
-        return local if os.path.realpath(frame.f_code.co_filename) == target else None
 
     files: dict[str, bool] = {}
 
@@ -209,17 +243,16 @@ def _baseline_job(module: str, claims: list[str]) -> dict:
     sys.settrace(None)
     common = set(lines)
     out = {}
-    for cid in claims:
-        for kind in KINDS:
-            lines.clear()
-            t0 = time.perf_counter()
-            sys.settrace(fast_tracer)
-            try:
-                status, message = _check(cid, kind)
-            finally:
-                sys.settrace(None)
-            out[f"{cid}|{kind}"] = {"status": status, "message": message, "seconds": time.perf_counter() - t0,
-                                    "lines": sorted(lines | common)}
+    for cid, kind in [(c, k) for c in claims for k in KINDS] + ([(TESTS, ",".join(tests))] if tests else []):
+        lines.clear()
+        t0 = time.perf_counter()
+        sys.settrace(fast_tracer)
+        try:
+            status, message = _check(cid, kind)
+        finally:
+            sys.settrace(None)
+        out[f"{cid}|{kind}"] = {"status": status, "message": message, "seconds": time.perf_counter() - t0,
+                                "lines": sorted(lines | common)}
     return out
 
 
@@ -250,8 +283,9 @@ def plan(todo: list[tuple[Mutant, str]], baseline: dict) -> list[tuple[Mutant, s
 
 
 def run(module: str, *, limit: int | None = None, sample: int | None = None, seed: int = 0, jobs: int = 1,
-        timeout: float | None = None, log=None) -> dict:
-    """Mutate ``module`` site by site and run the dependent claims' covering checks on each mutant."""
+        timeout: float | None = None, with_tests: bool = True, log=None) -> dict:
+    """Mutate ``module`` site by site and run the dependent claims' covering checks on each mutant,
+    then (``with_tests``) the test files that import the module, when no claim check noticed."""
     spec = importlib.util.find_spec(module) if module else None
     if spec is None or not spec.origin:
         raise ValueError(f"module {module!r}: not found")
@@ -267,11 +301,16 @@ def run(module: str, *, limit: int | None = None, sample: int | None = None, see
     todo = todo[:limit]
     t_all = time.perf_counter()
     _preload()
-    pid, fd = _in_child(_baseline_job, module, claims)
+    tests = module_tests(module) if with_tests else []
+    pid, fd = _in_child(_baseline_job, module, claims, tests)
     base = _collect(pid, fd, time.monotonic() + 3600)
     if base is None or "ok" not in base:
         raise ValueError(f"module {module!r}: the baseline run did not finish: {base}")
     baseline = base["ok"]
+    broken = [k for k in baseline if k.startswith(TESTS + "|") and baseline[k]["status"] != "pass"]
+    for k in broken:                                 # unit tests failing unmutated cannot judge a mutant
+        tests_note = f"test files not used: they fail unmutated ({baseline.pop(k)['message']})"
+    tests_note = tests_note if broken else ""
     failing = [k for k, v in baseline.items() if v["status"] == "fail"]
     if failing:
         raise ValueError(f"module {module!r}: the unmutated checks fail ({', '.join(failing)}); fix them first")
@@ -303,7 +342,8 @@ def run(module: str, *, limit: int | None = None, sample: int | None = None, see
                 print(f"[{done}/{len(todo)}] line {m.line}: {m.description}: {m.status}", file=log, flush=True)
     counts = {s: sum(m.status == s for m, _ in todo) for s in ("killed", "timeout", "survived", "uncovered")}
     killed = counts["killed"] + counts["timeout"]
-    return {"module": module, "claims": claims, "mutants": len(todo), "sites": len(mutants(source)),
+    return {"module": module, "claims": claims, "tests": [] if broken else tests, "tests_note": tests_note,
+            "mutants": len(todo), "sites": len(mutants(source)),
             "sampled": sample is not None, "seed": seed, "killed": killed, **{k: counts[k] for k in
                                                                               ("timeout", "survived", "uncovered")},
             "kill_rate": killed / len(todo) if todo else None, "seconds": round(time.perf_counter() - t_all, 1),
