@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -320,7 +321,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_mutate(args) -> int:
-    from collapsekit.mutation import mutable_modules, run, summary_table
+    from collapsekit.mutation import load_equivalents, merge, mutable_modules, run, summary_table, survivors
 
     if args.all and args.module:
         raise UsageError("mutate: give MODULE names or --all, not both")
@@ -331,28 +332,54 @@ def cmd_mutate(args) -> int:
         raise UsageError(f"--jobs: must be at least 1, got {args.jobs}")
     if args.sample is not None and args.sample < 1:
         raise UsageError(f"--sample: must be at least 1, got {args.sample}")
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise UsageError(f"--timeout: must be a positive number of seconds, got {args.timeout}")
     out = Path(args.out) if args.out else None
     if out is not None and len(modules) > 1 and out.suffix == ".json":
         raise UsageError("--out: with several modules give a folder, not a .json file")
+    rerun = Path(args.rerun) if args.rerun else None
+    if rerun is not None and not rerun.exists():
+        raise UsageError(f"--rerun: {rerun}: no such file or folder")
+    if rerun is not None and rerun.is_file() and len(modules) > 1:
+        raise UsageError("--rerun: with several modules give the folder of their reports")
+    try:
+        equivalents = load_equivalents(args.equivalents)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     reports, any_survivor = [], False
     for module in modules:
+        previous = None
+        if rerun is not None:
+            path = rerun if rerun.is_file() else rerun / f"{module}.json"
+            try:
+                previous = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"--rerun: {path}: cannot read a report ({exc})") from None
+            if previous.get("module") != module or "results" not in previous:
+                raise UsageError(f"--rerun: {path}: not a mutation report of {module}")
         try:
             report = run(module, limit=args.limit, sample=args.sample, seed=args.seed, jobs=args.jobs,
-                         timeout=args.timeout, with_tests=not args.no_tests, log=sys.stderr)
+                         timeout=args.timeout, with_tests=not args.no_tests, equivalents=equivalents,
+                         only=survivors(previous) if previous is not None else None, log=sys.stderr)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if out is not None:
-            path = out if out.suffix == ".json" else out / f"{module}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(report, indent=1) + "\n")
+        if previous is not None:
+            report = merge(previous, report)
+        target = out if out is not None else (path if previous is not None else None)
+        if target is not None:
+            target = target if target.suffix == ".json" else target / f"{module}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(report, indent=1) + "\n")
         reports.append(report)
-        survivors = [r for r in report["results"] if r["status"] in ("survived", "uncovered")]
-        any_survivor |= bool(survivors)
-        print(f"{report['module']}: {report['killed']}/{report['mutants']} mutants killed "
-              f"({report['kill_rate']:.0%}) by the checks of {', '.join(report['claims'])} in {report['seconds']} s",
-              flush=True)
-        for r in survivors:
-            print(f"  {r['status']}: line {r['line']}: {r['description']}", flush=True)
+        left = survivors(report)
+        any_survivor |= bool(left)
+        rate = "–" if report["kill_rate"] is None else f"{report['kill_rate']:.1%}"
+        print(f"{report['module']}: {report['killed']}/{report['mutants'] - report['equivalent']} non-equivalent "
+              f"mutants killed ({rate}; {report['equivalent']} equivalent) by the checks of "
+              f"{', '.join(report['claims']) or 'no claim'}{' and its test files' if report['tests'] else ''} "
+              f"in {report['seconds']} s", flush=True)
+        for r in left:
+            print(f"  {r['status']}: line {r['line']}: {r['description']}: {r['code']}", flush=True)
     if len(reports) > 1:
         print(summary_table(reports))
     return EXIT_OK if not any_survivor else EXIT_FAIL
@@ -465,6 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per mutant (default: 30 + 5 x the baseline checks' time; a timeout counts as killed)")
     p.add_argument("--out", default=None, help="write the JSON report here (a folder, one file per module, "
                                                "when several modules run)")
+    p.add_argument("--rerun", default=None, metavar="REPORT",
+                   help="run only the survivors of an earlier report (a file, or the folder of --out) and merge "
+                        "the results into it (written back there unless --out is given)")
+    p.add_argument("--equivalents", default=None, metavar="FILE",
+                   help="survivors explained as equivalent mutants (default: docs/mutation/equivalent.json)")
     p.set_defaults(func=cmd_mutate)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",

@@ -51,17 +51,40 @@ class Mutant:
     col: int
     description: str
     end_line: int = 0
-    status: str = "pending"        # killed | survived | uncovered | timeout
+    status: str = "pending"        # killed | survived | uncovered | timeout | equivalent
     seconds: float = 0.0
     detail: str = ""
+    code: str = ""                 # the mutated line, stripped: with ``description`` it names the mutant
+    ordinal: int = 0               # which of the mutants with the same (code, description) this is
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """A name that survives edits elsewhere in the module (line numbers do not)."""
+        return (self.code, self.description, self.ordinal)
 
     @property
     def lines(self) -> set[int]:
         return set(range(self.line, max(self.line, self.end_line) + 1))
 
 
-def _sites(tree: ast.AST) -> list[tuple[ast.AST, str]]:
-    """(node, description) of every mutable node, in source order; docstrings are skipped."""
+def closed_form_spans(tree: ast.AST) -> list[tuple[int, int]]:
+    """Line spans of the functions decorated with ``closed_form`` (``numerics.closed_form``)."""
+    def marked(dec):
+        return (isinstance(dec, ast.Name) and dec.id == "closed_form") or \
+               (isinstance(dec, ast.Attribute) and dec.attr == "closed_form")
+    return sorted((n.lineno, n.end_lineno) for n in ast.walk(tree)
+                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(marked, n.decorator_list)))
+
+
+def scope_of(module: str, source: str) -> list[tuple[int, int]] | None:
+    """The lines whose sites are mutated: all of a ``theory`` module (formulas and proofs), only the
+    ``closed_form`` functions of any other module (None: everything)."""
+    return None if module.split(".")[0] == "theory" else closed_form_spans(ast.parse(source))
+
+
+def _sites(tree: ast.AST, scope: list[tuple[int, int]] | None = None) -> list[tuple[ast.AST, str]]:
+    """(node, description) of every mutable node within ``scope`` (line spans; None: anywhere), in
+    source order; docstrings are skipped."""
     docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                   if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.body
                   and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
@@ -73,6 +96,8 @@ def _sites(tree: ast.AST) -> list[tuple[ast.AST, str]]:
             out.append((node, f"operator {type(node.op).__name__} -> {_SWAP[type(node.op)].__name__}"))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             out.append((node, "unary minus removed"))
+    if scope is not None:
+        out = [(n, d) for n, d in out if any(a <= n.lineno and n.end_lineno <= b for a, b in scope)]
     return sorted(out, key=lambda s: (s[0].lineno, s[0].col_offset, s[1]))
 
 
@@ -80,13 +105,16 @@ def _new_constant(v):
     return {0: 1, 1: 2, 2: 3}.get(v, v + 1) if isinstance(v, int) else v + 1.0
 
 
-def mutants(source: str) -> list[tuple[Mutant, str]]:
-    """Every single-site mutant of ``source`` with its mutated source."""
-    out = []
-    for i, (_, desc) in enumerate(_sites(ast.parse(source))):
+def mutants(source: str, scope: list[tuple[int, int]] | None = None) -> list[tuple[Mutant, str]]:
+    """Every single-site mutant of ``source`` (within ``scope``, see ``_sites``) with its mutated source."""
+    out, seen, lines = [], {}, source.splitlines()
+    for i, (_, desc) in enumerate(_sites(ast.parse(source), scope)):
         tree = ast.parse(source)                     # a fresh tree per mutant
-        node, _ = _sites(tree)[i]
-        m = Mutant(i, node.lineno, node.col_offset, desc, end_line=node.end_lineno or node.lineno)
+        node, _ = _sites(tree, scope)[i]
+        code = lines[node.lineno - 1].strip()
+        ordinal = seen[(code, desc)] = seen.get((code, desc), -1) + 1
+        m = Mutant(i, node.lineno, node.col_offset, desc, end_line=node.end_lineno or node.lineno, code=code,
+                   ordinal=ordinal)
         if isinstance(node, ast.Constant):
             node.value = _new_constant(node.value)
         elif isinstance(node, ast.BinOp):
@@ -282,38 +310,71 @@ def plan(todo: list[tuple[Mutant, str]], baseline: dict) -> list[tuple[Mutant, s
     return queue
 
 
+def load_equivalents(path: str | Path | None = None) -> dict[str, list[dict]]:
+    """Survivors explained as equivalent mutants: ``{module: [{"code", "description", "ordinal", "why"}]}``
+    (``docs/mutation/equivalent.json`` by default; missing file: none)."""
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[1] / "docs/mutation/equivalent.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"equivalents file {path}: not JSON ({exc})") from None
+    for module, items in data.items():
+        for it in items:
+            if not {"code", "description", "why"} <= set(it) or not str(it["why"]).strip():
+                raise ValueError(f"equivalents file {path}: {module}: every entry needs code, description and "
+                                 f"a non-empty why; got {it}")
+    return data
+
+
 def run(module: str, *, limit: int | None = None, sample: int | None = None, seed: int = 0, jobs: int = 1,
-        timeout: float | None = None, with_tests: bool = True, log=None) -> dict:
+        timeout: float | None = None, with_tests: bool = True, only: list[dict] | None = None,
+        equivalents: dict[str, list[dict]] | None = None, log=None) -> dict:
     """Mutate ``module`` site by site and run the dependent claims' covering checks on each mutant,
-    then (``with_tests``) the test files that import the module, when no claim check noticed."""
+    then (``with_tests``) the test files that import the module, when no claim check noticed.
+
+    ``only``: run just these mutants (entries of an earlier report's ``results``, matched by
+    ``code``, ``description`` and ``ordinal``; e.g. its survivors, after a fix).  ``equivalents``:
+    survivors listed there (same keys) are reported as ``equivalent``, with the reason, and are left
+    out of the kill rate's denominator."""
     spec = importlib.util.find_spec(module) if module else None
     if spec is None or not spec.origin:
         raise ValueError(f"module {module!r}: not found")
     if jobs < 1:
         raise ValueError(f"jobs: must be at least 1, got {jobs}")
     source = Path(spec.origin).read_text()
+    scope = scope_of(module, source)
+    if scope == []:
+        raise ValueError(f"module {module!r}: no function is marked @closed_form (numerics.closed_form)")
     claims = dependent_claims(module)
-    if not claims:
-        raise ValueError(f"module {module!r}: no registered claim depends on it")
-    todo = mutants(source)
+    tests = module_tests(module) if with_tests else []
+    if not claims and not tests:
+        raise ValueError(f"module {module!r}: no registered claim depends on it, and no test file imports it")
+    everything = mutants(source, scope)
+    todo = everything
+    if only is not None:
+        wanted = {(o["code"], o["description"], o.get("ordinal", 0)) for o in only}
+        todo = [mt for mt in todo if mt[0].key in wanted]
     if sample is not None:
         todo = sorted(random.Random(seed).sample(todo, min(sample, len(todo))), key=lambda mt: mt[0].index)
     todo = todo[:limit]
     t_all = time.perf_counter()
     _preload()
-    tests = module_tests(module) if with_tests else []
     pid, fd = _in_child(_baseline_job, module, claims, tests)
     base = _collect(pid, fd, time.monotonic() + 3600)
     if base is None or "ok" not in base:
         raise ValueError(f"module {module!r}: the baseline run did not finish: {base}")
     baseline = base["ok"]
     broken = [k for k in baseline if k.startswith(TESTS + "|") and baseline[k]["status"] != "pass"]
+    tests_note = ""
     for k in broken:                                 # unit tests failing unmutated cannot judge a mutant
         tests_note = f"test files not used: they fail unmutated ({baseline.pop(k)['message']})"
-    tests_note = tests_note if broken else ""
     failing = [k for k, v in baseline.items() if v["status"] == "fail"]
     if failing:
         raise ValueError(f"module {module!r}: the unmutated checks fail ({', '.join(failing)}); fix them first")
+    if not baseline:
+        raise ValueError(f"module {module!r}: nothing left to judge a mutant by ({tests_note})")
     budget = sum(v["seconds"] for v in baseline.values())
     limit_s = timeout if timeout is not None else 30.0 + 5.0 * budget
     queue = plan(todo, baseline)
@@ -340,39 +401,80 @@ def run(module: str, *, limit: int | None = None, sample: int | None = None, see
             done += 1
             if log:
                 print(f"[{done}/{len(todo)}] line {m.line}: {m.description}: {m.status}", file=log, flush=True)
-    counts = {s: sum(m.status == s for m, _ in todo) for s in ("killed", "timeout", "survived", "uncovered")}
+    explained = {(e["code"], e["description"], e.get("ordinal", 0)): e["why"]
+                 for e in (equivalents or {}).get(module, [])}
+    for m, _ in todo:
+        if m.status in ("survived", "uncovered") and m.key in explained:
+            m.detail = f"{m.status}; equivalent: {explained[m.key]}"
+            m.status = "equivalent"
+    counts = {s: sum(m.status == s for m, _ in todo) for s in ("killed", "timeout", "survived", "uncovered",
+                                                               "equivalent")}
     killed = counts["killed"] + counts["timeout"]
+    judged = len(todo) - counts["equivalent"]
     return {"module": module, "claims": claims, "tests": [] if broken else tests, "tests_note": tests_note,
-            "mutants": len(todo), "sites": len(mutants(source)),
-            "sampled": sample is not None, "seed": seed, "killed": killed, **{k: counts[k] for k in
-                                                                              ("timeout", "survived", "uncovered")},
-            "kill_rate": killed / len(todo) if todo else None, "seconds": round(time.perf_counter() - t_all, 1),
+            "scope": "whole module" if scope is None else "closed_form functions: " + ", ".join(
+                f"{a}-{b}" for a, b in scope),
+            "mutants": len(todo), "sites": len(everything), "sampled": sample is not None, "rerun": only is not None,
+            "seed": seed, "killed": killed, **{k: counts[k] for k in ("timeout", "survived", "uncovered", "equivalent")},
+            "kill_rate": killed / judged if judged else None, "seconds": round(time.perf_counter() - t_all, 1),
             "baseline": {k: {"status": v["status"], "seconds": round(v["seconds"], 2), "lines": len(v["lines"])}
                          for k, v in baseline.items()},
             "timeout_s": round(limit_s, 1), "results": [asdict(m) for m, _ in todo]}
 
 
 def mutable_modules() -> list[str]:
-    """Every ``theory`` and ``numerics`` module that some registered claim depends on, in name order."""
+    """The modules mutation testing covers, in name order: every ``theory`` module some registered
+    claim depends on, and every ``numerics`` module with a ``closed_form`` function."""
     from collapsekit import registry
-    from collapsekit.figures import dependencies
+    from collapsekit.figures import _source_path, dependencies
 
     used = set(dependencies(*sorted({type(c).__module__ for c in registry.all_claims()})))
-    return sorted(m for m in used if m.split(".")[0] in ("theory", "numerics") and m.count(".") == 1)
+    theory = {m for m in used if m.startswith("theory.") and m.count(".") == 1}
+    root = Path(__file__).resolve().parents[1]
+    numerics = {f"numerics.{f.stem}" for f in sorted((root / "numerics").glob("*.py"))
+                if f.stem != "__init__" and closed_form_spans(ast.parse(f.read_text()))}
+    return sorted(m for m in theory | numerics if _source_path(m))
+
+
+def merge(previous: dict, rerun: dict) -> dict:
+    """``previous`` (a whole-module report) with the mutants of ``rerun`` (an ``only`` run on the same
+    module) replacing theirs, matched by name; counts and kill rate recomputed."""
+    if previous["module"] != rerun["module"]:
+        raise ValueError(f"merge: reports of {previous['module']} and {rerun['module']}")
+    new = {(r["code"], r["description"], r["ordinal"]): r for r in rerun["results"]}
+    results = [new.get((r["code"], r["description"], r.get("ordinal", 0)), r) for r in previous["results"]]
+    counts = {s: sum(r["status"] == s for r in results) for s in ("timeout", "survived", "uncovered", "equivalent")}
+    killed = sum(r["status"] in ("killed", "timeout") for r in results)
+    judged = len(results) - counts["equivalent"]
+    return {**previous, **counts, "killed": killed, "kill_rate": killed / judged if judged else None,
+            "seconds": round(previous["seconds"] + rerun["seconds"], 1), "results": results,
+            "reruns": previous.get("reruns", 0) + 1, "baseline": rerun["baseline"], "claims": rerun["claims"],
+            "tests": rerun["tests"]}
+
+
+def survivors(report: dict) -> list[dict]:
+    return [r for r in report["results"] if r["status"] in ("survived", "uncovered")]
 
 
 def summary_table(reports: list[dict]) -> str:
-    """A Markdown table of kill rates, one row per module report, and the total."""
-    rows = ["| module | mutants | killed | timeout | survived | uncovered | kill rate | time |",
-            "|---|---|---|---|---|---|---|---|"]
-    tot = dict.fromkeys(("mutants", "killed", "timeout", "survived", "uncovered", "seconds"), 0.0)
+    """A Markdown table of kill rates, one row per module report, and the total.  The kill rate is
+    killed / (mutants − equivalent): an equivalent mutant computes the same thing, so no check can
+    kill it."""
+    keys = ("mutants", "killed", "timeout", "survived", "uncovered", "equivalent", "seconds")
+    rows = ["| module | mutants | killed | of which time-outs | survived | uncovered | equivalent | kill rate | time |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    tot = dict.fromkeys(keys, 0.0)
+
+    def rate(r):
+        judged = r["mutants"] - r.get("equivalent", 0)
+        return f"{r['killed'] / judged:.1%}" if judged else "–"
+
     for r in reports:
         n = f"{r['mutants']}" + (f" of {r['sites']}" if r.get("sampled") else "")
         rows.append(f"| `{r['module']}` | {n} | {r['killed']} | {r['timeout']} | {r['survived']} | {r['uncovered']} "
-                    f"| {r['kill_rate']:.0%} | {r['seconds']:.0f} s |")
+                    f"| {r.get('equivalent', 0)} | {rate(r)} | {r['seconds']:.0f} s |")
         for k in tot:
-            tot[k] += r[k]
-    rate = tot["killed"] / tot["mutants"] if tot["mutants"] else float("nan")
+            tot[k] += r.get(k, 0)
     rows.append(f"| **all** | {tot['mutants']:.0f} | {tot['killed']:.0f} | {tot['timeout']:.0f} | {tot['survived']:.0f} "
-                f"| {tot['uncovered']:.0f} | {rate:.0%} | {tot['seconds']:.0f} s |")
+                f"| {tot['uncovered']:.0f} | {tot['equivalent']:.0f} | {rate(tot)} | {tot['seconds']:.0f} s |")
     return "\n".join(rows)

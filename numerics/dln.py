@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from numerics import closed_form
 
 
 @dataclass
@@ -56,6 +57,7 @@ class DeepLinear:
     def size(self) -> int:
         return sum(r * c for r, c in self.shapes)
 
+    @closed_form
     def value_and_grad(self, x):
         Ws, H, *b = self.unpack(x)
         prefix = [H]                                   # prefix[l] = W_l ⋯ W_1 H
@@ -80,6 +82,7 @@ class DeepLinear:
         extra = [R.sum(1)] if b else []
         return f, np.concatenate([g.ravel() for g in grads] + [gH.ravel()] + extra)
 
+    @closed_form
     def product_means(self, x):
         """(W_M⋯W_1 H̄) and H̄: class means of the product and of the features."""
         Ws, H = self.unpack(x)[:2]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
+from numerics import closed_form
 
 
 # --------------------------------------------------------------------------- helpers
@@ -21,10 +22,12 @@ def random_orthonormal(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
+@closed_form
 def unit_columns(X: np.ndarray) -> np.ndarray:
     return X / np.linalg.norm(X, axis=0, keepdims=True)
 
 
+@closed_form
 def offdiag(G: np.ndarray) -> np.ndarray:
     return G[~np.eye(G.shape[0], dtype=bool)]
 
@@ -36,6 +39,7 @@ def numerical_rank(X: np.ndarray, rtol: float | None = None) -> int:
     return int(np.sum(s > rtol * s[0]))
 
 
+@closed_form
 def measure_frame(X: np.ndarray, rank_rtol: float | None = None) -> dict[str, np.ndarray | float]:
     """Geometric quantities of the frame whose columns are X (d×K), all measured.
 
@@ -102,6 +106,7 @@ class SDPCertificate:
         return self.upper - self.lower
 
 
+@closed_form
 def _dual_lower_bound(y: np.ndarray, nu: np.ndarray, K: int) -> float:
     """Weak duality for the max-min SDP.
 
@@ -159,6 +164,7 @@ def max_min_angle_sdp(K: int, solver: str | None = None) -> SDPCertificate:
 
 
 # --------------------------------------------------------------------------- frame potential
+@closed_form
 def _sphere_objective(fun_of_gram):
     """Wrap f(G) with G = UᵀU, U = unit columns of X; return value and gradient in X."""
 
@@ -174,6 +180,7 @@ def _sphere_objective(fun_of_gram):
     return value_and_grad
 
 
+@closed_form
 def _frame_potential(G: np.ndarray):
     return float(np.sum(G * G)), 2 * G
 
@@ -209,6 +216,7 @@ def min_frame_potential(K: int, d: int, rng: np.random.Generator, starts: int = 
 
 
 # --------------------------------------------------------------------------- spherical codes
+@closed_form
 def _soft_max_cosine(tau: float):
     """τ·log Σ_{i<j} exp(G_ij/τ), a smooth upper bound of max_{i<j} G_ij (within τ·log K²)."""
 

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import optimize
 
 from numerics.etf import Optimum, _sphere_objective, multistart, random_orthonormal, simplex_etf
+from numerics import closed_form
 
 
 def hull_distance(x: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]:
@@ -37,11 +38,13 @@ def hull_distance(x: np.ndarray, S: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.linalg.norm(x - S @ a)), a
 
 
+@closed_form
 def one_vs_rest(X: np.ndarray) -> np.ndarray:
     """ρ_k for every column x_k of X (d×K)."""
     return np.array([hull_distance(X[:, k], np.delete(X, k, axis=1))[0] for k in range(X.shape[1])])
 
 
+@closed_form
 def riesz_energy(X: np.ndarray) -> float:
     """Σ_{i<j} ‖x_i − x_j‖⁻¹."""
     K = X.shape[1]
@@ -50,6 +53,7 @@ def riesz_energy(X: np.ndarray) -> float:
     return float(np.sum(1.0 / D))
 
 
+@closed_form
 def _riesz_of_gram(G: np.ndarray):
     K = G.shape[0]
     iu = np.triu_indices(K, 1)
@@ -64,6 +68,7 @@ def min_riesz_energy(K: int, d: int, rng: np.random.Generator, starts: int = 4) 
     return multistart(_sphere_objective(_riesz_of_gram), d, K, rng, starts, gtol=1e-11)
 
 
+@closed_form
 def known_code(kind: str, K: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """The simplex ETF (numerics.etf), the regular polygon from its angles, or ±e_i, Haar-rotated."""
     if kind == "simplex":

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numerics import closed_form
 
 __all__ = [
     "ClassStats",
@@ -189,6 +190,7 @@ class ClassStats:
         """N = Σ_k n_k."""
         return int(self.counts.sum())
 
+    @closed_form
     @property
     def centered_means(self) -> np.ndarray:
         """C = [μ_k − μ_G]_k, shape (K, d)."""
@@ -227,6 +229,7 @@ class NCAccumulator:
         """Number of samples seen so far."""
         return int(self._counts.sum())
 
+    @closed_form
     def update(self, features: Any, labels: Any) -> None:
         """Add a batch: features (B, d) real, finite; labels (B,) integers in [0, K)."""
         X = _as_features(features, self.dim)
@@ -247,6 +250,7 @@ class NCAccumulator:
         self._sq_dev[classes] += np.add.reduceat(np.einsum("ij,ij->i", D, D), starts)
         self._scatter += D.T @ D
 
+    @closed_form
     def finalize(self) -> ClassStats:
         """Return ClassStats; raises ValueError if some class has no samples."""
         empty = np.flatnonzero(self._counts == 0)
@@ -278,6 +282,7 @@ class NCAccumulator:
         )
 
 
+@closed_form
 def class_stats(
     features: Any,
     labels: Any,
@@ -315,6 +320,7 @@ class _Moments:
         self.mean = 0.0
         self.m2 = 0.0
 
+    @closed_form
     def add(self, values: np.ndarray) -> None:
         nb = int(values.size)
         if nb == 0:
@@ -327,12 +333,14 @@ class _Moments:
         self.m2 += m2b + delta * delta * self.n * nb / n
         self.n = n
 
+    @closed_form
     @property
     def var(self) -> float:
         """Population variance M2 / n."""
         return self.m2 / self.n if self.n else 0.0
 
 
+@closed_form
 def _pair_values(
     X: np.ndarray,
     block_size: int,
@@ -356,6 +364,7 @@ def _pair_values(
             yield kernel(X[r] @ X[c].T, r, c).ravel()
 
 
+@closed_form
 def _vectors(x: ClassStats | Any, name: str) -> np.ndarray:
     """Centred means of a ClassStats, or the rows of a (K, d) array (e.g. W)."""
     if isinstance(x, ClassStats):
@@ -366,6 +375,7 @@ def _vectors(x: ClassStats | Any, name: str) -> np.ndarray:
     return arr
 
 
+@closed_form
 def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
     norms = np.linalg.norm(X, axis=1)
     zero = np.flatnonzero(norms == 0)
@@ -377,6 +387,7 @@ def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # Metrics
 # --------------------------------------------------------------------------- #
+@closed_form
 def nc1(stats: ClassStats, rtol: float | None = None) -> float:
     """NC1 = Tr(Σ_W Σ_B⁺) / K (Papyan et al. 2020).
 
@@ -407,6 +418,7 @@ def nc1(stats: ClassStats, rtol: float | None = None) -> float:
     return float(np.sum(q / evals[keep]) / K)
 
 
+@closed_form
 def nc1_trace_ratio(stats: ClassStats) -> float:
     """NC1 variant Tr Σ_W / Tr Σ_B."""
     tb = float(np.trace(stats.sigma_b))
@@ -415,6 +427,7 @@ def nc1_trace_ratio(stats: ClassStats) -> float:
     return max(float(np.trace(stats.sigma_w)), 0.0) / tb
 
 
+@closed_form
 def nc2_equinorm(vectors: ClassStats | Any) -> float:
     """Equinorm error std_k ‖v_k‖ / mean_k ‖v_k‖ (population std, ddof=0).
 
@@ -428,6 +441,7 @@ def nc2_equinorm(vectors: ClassStats | Any) -> float:
     return float(norms.std()) / m
 
 
+@closed_form
 def nc2_equiangularity(
     vectors: ClassStats | Any, *, block_size: int = DEFAULT_BLOCK_SIZE
 ) -> tuple[float, float]:
@@ -449,6 +463,7 @@ def nc2_equiangularity(
     return dev_m.mean, math.sqrt(cos_m.var)
 
 
+@closed_form
 def nc2_etf_error(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) -> float:
     """ETF error ‖G/‖G‖_F − (I − J/K)/√(K−1)‖_F, G = C Cᵀ the Gram of centred means.
 
@@ -471,6 +486,7 @@ def nc2_etf_error(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) ->
     return math.sqrt(total)
 
 
+@closed_form
 def nc3(stats: ClassStats, W: Any) -> float:
     """NC3 self-duality ‖Wᵀ/‖W‖_F − M̃/‖M̃‖_F‖_F², M̃ = d×K centred means (Papyan et al.)."""
     W = _as_classifier(W, stats.num_classes, stats.dim)
@@ -483,6 +499,7 @@ def nc3(stats: ClassStats, W: Any) -> float:
     return float(np.sum((W / wn - C / cn) ** 2))
 
 
+@closed_form
 def cdnv(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) -> float:
     """Class-distance normalised variance (Galanti et al. 2022), averaged over pairs.
 
@@ -511,6 +528,7 @@ def cdnv(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) -> float:
     return acc.mean
 
 
+@closed_form
 def gnc2(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) -> float:
     """GNC2 hyperspherical uniformity (Wu & Papyan 2024), logarithmic-kernel form.
 
@@ -533,6 +551,7 @@ def gnc2(stats: ClassStats, *, block_size: int = DEFAULT_BLOCK_SIZE) -> float:
     return acc.var
 
 
+@closed_form
 def unc3(stats: ClassStats, W: Any, *, normalize: bool = True) -> float:
     """UNC3 uniform duality (Wu & Papyan 2024): coefficient of variation over classes.
 
@@ -574,6 +593,7 @@ def _feature_batches(features: Any, labels: Any, batch_size: int) -> Iterator[An
         yield item
 
 
+@closed_form
 def nc4(
     features: Any,
     labels: Any = None,
@@ -644,6 +664,7 @@ def nc4(
     return mismatches / total
 
 
+@closed_form
 def nc_metrics(
     stats: ClassStats,
     W: Any = None,

@@ -27,19 +27,23 @@ from scipy import optimize
 from scipy.special import logsumexp, softmax
 
 from numerics.ufm_sdp import _solve, numerical_rank_psd
+from numerics import closed_form
 
 
+@closed_form
 def class_weights(K_A: int, K_B: int, R: float) -> np.ndarray:
     """ω_k = n_k/N with n_B = n_A/R: majority R/(K_A R + K_B), minority 1/(K_A R + K_B)."""
     s = K_A * R + K_B
     return np.array([R / s] * K_A + [1.0 / s] * K_B)
 
 
+@closed_form
 def objective(Z: np.ndarray, omega: np.ndarray) -> float:
     """Σ_k ω_k CE(z_k, k) for logits Z[j, k] = w_jᵀ h̄_k."""
     return float(np.sum(omega * (logsumexp(Z, axis=0) - np.diag(Z))))
 
 
+@closed_form
 def lower_bound(Z: np.ndarray, omega: np.ndarray, E_W: float, E_H: float) -> float:
     """The weak-duality bound of the module docstring at P = softmax(Z) (columns)."""
     K = Z.shape[0]
@@ -48,6 +52,7 @@ def lower_bound(Z: np.ndarray, omega: np.ndarray, E_W: float, E_H: float) -> flo
     return float(ent - K * np.linalg.norm((P - np.eye(K)) * omega, 2) * np.sqrt(E_W * E_H))
 
 
+@closed_form
 def _grads(W: np.ndarray, H: np.ndarray, omega: np.ndarray):
     Z = W @ H.T
     G = (softmax(Z, axis=0) - np.eye(W.shape[0])) * omega          # ∂f/∂Z
@@ -82,6 +87,7 @@ def polish(W0: np.ndarray, H0: np.ndarray, omega: np.ndarray, E_W: float, E_H: f
     return W, H, float(mW), float(mH), kkt, int(res.nit)
 
 
+@closed_form
 def minority_cosines(W: np.ndarray, K_A: int) -> np.ndarray:
     """Pairwise cosines of the minority classifiers w_{K_A+1}, …, w_K."""
     B = W[K_A:]

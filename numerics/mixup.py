@@ -13,6 +13,7 @@ import numpy as np
 from scipy import optimize
 
 from numerics.etf import simplex_etf
+from numerics import closed_form
 
 #: Finite-difference step of the λ-slope (Richardson: two central differences, δ and δ/2).
 SLOPE_DELTA = 1e-3
@@ -42,6 +43,7 @@ def tasks(K: int, lam: float, grid=()) -> list[Task]:
     return out
 
 
+@closed_form
 def targets(K: int, ts: list[Task]) -> np.ndarray:
     Y = np.zeros((len(ts), K))
     for i, t in enumerate(ts):
@@ -50,10 +52,12 @@ def targets(K: int, ts: list[Task]) -> np.ndarray:
     return Y
 
 
+@closed_form
 def slope_delta(lam: float) -> float:
     return min(SLOPE_DELTA, lam / 2, (1 - lam) / 2)
 
 
+@closed_form
 def _softmax(z):
     e = np.exp(z - z.max())
     return e / e.sum()
@@ -83,6 +87,7 @@ def _solve_one(W: np.ndarray, y: np.ndarray, beta: float, h0: np.ndarray):
     return h, float(np.linalg.norm(g)), int(r.nit)
 
 
+@closed_form
 def measure(W: np.ndarray, H: np.ndarray, ts: list[Task], lam: float) -> dict[str, np.ndarray]:
     """The claim's quantities from features H (N×d), one row per task (same order)."""
     Z = H @ W.T
@@ -126,6 +131,7 @@ def measure(W: np.ndarray, H: np.ndarray, ts: list[Task], lam: float) -> dict[st
     return res
 
 
+@closed_form
 def etf_classifier(K: int, d: int, s: float, rng: np.random.Generator) -> np.ndarray:
     """W = s·Mᵀ (K×d), M a simplex ETF built numerically (numerics.etf) and rotated at random."""
     return s * simplex_etf(K, d, rng).T

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numerics import closed_form
 
 
+@closed_form
 def power_spectrum(d: int, alpha: float) -> np.ndarray:
     """Σ = diag(j^{−α}), j = 1..d."""
     if d < 1:

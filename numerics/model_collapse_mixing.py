@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from numerics import closed_form
 
 
+@closed_form
 def error_variance(w: float, v: float, t: int) -> float:
     A = np.array([[1.0 - w]])
     B = np.sqrt(v) * np.array([[w, 1.0 - w]])
@@ -30,6 +32,7 @@ def stationary_variance(w: float, v: float, rtol: float = 1e-16, max_steps: int 
     raise RuntimeError(f"w={w}: the variance did not settle in {max_steps} steps")
 
 
+@closed_form
 def error_variance_step(P: float, w: float, v: float) -> float:
     A, B = np.array([[1.0 - w]]), np.sqrt(v) * np.array([[w, 1.0 - w]])
     return float((A * P @ A.T + B @ B.T)[0, 0])

@@ -8,15 +8,18 @@ generation chain (proved in theory.model_collapse).  Batched numpy, chunked.
 from __future__ import annotations
 
 import numpy as np
+from numerics import closed_form
 
 
 
+@closed_form
 def power_weights(d: int, delta: float, w0_norm_sq: float) -> np.ndarray:
     """w₀_j = √(c j^{−δ}), ‖w₀‖² = w0_norm_sq (positive entries)."""
     raw = np.arange(1, d + 1, dtype=np.float64) ** (-float(delta))
     return np.sqrt(w0_norm_sq * raw / raw.sum())
 
 
+@closed_form
 def conditional_errors(spectrum: np.ndarray, w0: np.ndarray, T: int, lam: float, sigma: float,
                        trials: int, rng: np.random.Generator, chunk: int = 200) -> dict[str, np.ndarray]:
     """Per drawn design X: the clean error and g(X) (exact given X), ``trials`` draws."""

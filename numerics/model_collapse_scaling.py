@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from numerics import closed_form
 
 
 def kappa(s: np.ndarray, T: float, lam: float) -> float:
@@ -22,6 +23,7 @@ def kappa(s: np.ndarray, T: float, lam: float) -> float:
     return 0.5 * (lo + hi)
 
 
+@closed_form
 def de_test_error(s: np.ndarray, w2: np.ndarray, T: float, T0: int, sigma: float, sigma0: float, n: int,
                   lam: float) -> float:
     d = s.size

@@ -11,6 +11,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import minimize
 
 from theory import perturbation as th
+from numerics import closed_form
 
 
 # --------------------------------------------------------------------------- instances and measures
@@ -20,6 +21,7 @@ def labels(K: int, n: int) -> np.ndarray:
     return np.kron(np.eye(K), np.ones((1, n)))
 
 
+@closed_form
 def within_projector(K: int, n: int) -> np.ndarray:
     return np.eye(K * n) - np.kron(np.eye(K), np.ones((n, n)) / n)
 
@@ -37,12 +39,14 @@ def near_collapse_instance(K: int, n: int, d: int):
     return matrix(d, K, th.SALT_MEANS), matrix(d, K * n, th.SALT_E) @ within_projector(K, n)
 
 
+@closed_form
 def sigma_w(H: np.ndarray, K: int, n: int) -> np.ndarray:
     """Σ_W(H) = E Eᵀ/N, E = HP."""
     E = H @ within_projector(K, n)
     return E @ E.T / (K * n)
 
 
+@closed_form
 def null_projector(W: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     _, s, Vt = np.linalg.svd(W)
     rank = int(np.sum(s > rtol * s[0])) if s.size else 0
@@ -50,6 +54,7 @@ def null_projector(W: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     return V0 @ V0.T
 
 
+@closed_form
 def measure_contraction(W, H0, H, K, n) -> dict[str, float]:
     s_star, s0 = sigma_w(H, K, n), sigma_w(H0, K, n)
     P = within_projector(K, n)
@@ -92,6 +97,7 @@ class Joint:
         k = self.K * self.d
         return x[:k].reshape(self.K, self.d), x[k:].reshape(self.d, self.N)
 
+    @closed_form
     def fg(self, x):
         W, H = self.split(x)
         R, D = W @ H - self.Y, H - self.H0
@@ -146,6 +152,7 @@ def fit_exponent(eps, err) -> float:
     return float(np.linalg.lstsq(A, np.log(err), rcond=None)[0][1])
 
 
+@closed_form
 def expansion_errors(K, n, W0, H0star, Hs, Ws, eps, E, gamma):
     """Errors of (W_0, H̄_0*⊗1ᵀ + εS(W_0)E) against the minimizers (Ws[i], Hs[i]) at eps[i]."""
     d = W0.shape[1]
@@ -186,6 +193,7 @@ def near_collapse_sweep(K, n, d, gamma, lambda_W, eps):
 # --------------------------------------------------------------------------- 3. central-path flow
 
 
+@closed_form
 def central_path_rhs(K, n, d, lambda_W):
     N, Y = K * n, labels(K, n)
 

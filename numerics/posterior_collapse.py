@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from numerics import closed_form
 
 
+@closed_form
 def geometric_spectrum(d: int, lam1: float, rho: float) -> np.ndarray:
     """λ_j = lam1 · rho^{j−1}, j = 1..d."""
     if d < 1 or lam1 <= 0 or not 0 < rho <= 1:
@@ -27,6 +29,7 @@ def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
     return Q * np.sign(np.diag(R))
 
 
+@closed_form
 def neg_elbo(x: np.ndarray, S: np.ndarray, q: int, sigma2: float, beta: float) -> tuple[float, np.ndarray]:
     d = S.shape[0]
     W, V, s = x[:d * q].reshape(d, q), x[d * q:2 * d * q].reshape(q, d), x[2 * d * q:]
@@ -80,6 +83,7 @@ def fit(spectrum: np.ndarray, q: int, sigma2: float, beta: float, rng: np.random
 
 
 # ------------------------------------------------------------------------------ conditional VAE
+@closed_form
 def cvae_neg_elbo(x: np.ndarray, S: np.ndarray, dx: int, q: int, eta2: float, beta: float):
     """Negative population β-ELBO of the linear CVAE; u = (x, y) ~ N(0, S).
     State: M = [W1 W2] (q × (dx+dy)), U1 (dy × q), U2 (dy × dx), s = log diag D."""
@@ -127,6 +131,7 @@ def fit_cvae(S: np.ndarray, dx: int, q: int, eta2: float, beta: float, rng: np.r
 
 
 # ------------------------------------------------------------------------------ fixed encoder variance
+@closed_form
 def fixed_neg_elbo(x: np.ndarray, S: np.ndarray, q: int, eta2: float, beta: float, sigma_e2: float):
     """Negative population β-ELBO with the encoder covariance fixed at σ_e² I; state W (d×q), V (q×d)."""
     d = S.shape[0]
@@ -140,6 +145,7 @@ def fixed_neg_elbo(x: np.ndarray, S: np.ndarray, q: int, eta2: float, beta: floa
     return float(f), np.concatenate([gW.ravel(), gV.ravel()])
 
 
+@closed_form
 def paired_singular_values(W: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decoder sv² (eigenvalues of WᵀW, descending) and the encoder's ‖V row‖² in the same latent basis."""
     e, R = np.linalg.eigh(W.T @ W)

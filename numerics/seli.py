@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numerics import closed_form
 
 
 def labels_of(counts) -> np.ndarray:
     return np.repeat(np.arange(len(counts)), counts)
 
 
+@closed_form
 def margins(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """All margins Z_{y_i,i} − Z_{c,i}, c ≠ y_i (flattened)."""
     K, N = Z.shape
@@ -68,6 +70,7 @@ def nuclear_svm(counts, solver: str = "CLARABEL") -> NuclearCertificate:
     return NuclearCertificate(Zv, mu, prob.status, lower, upper, max(0.0, 1 - float(m.min())), info)
 
 
+@closed_form
 def factor(Z: np.ndarray, rank_rtol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """The balanced factorization W = UΛ^{1/2}, H = Λ^{1/2}Vᵀ of Z (K×r, r×N)."""
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
@@ -76,6 +79,7 @@ def factor(Z: np.ndarray, rank_rtol: float = 1e-7) -> tuple[np.ndarray, np.ndarr
     return U[:, :r] * root, root[:, None] * Vt[:r]
 
 
+@closed_form
 def measure(W: np.ndarray, H: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray | float]:
     """w_sq_k, h_sq_k (every sample), wh_ratio_k, pairwise cosines of w and of every feature
     pair across classes, within-class spread Σ‖h_i − h̄_{y_i}‖²/Σ‖h_i‖², margins, value."""

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, minimize_scalar
+from numerics import closed_form
 
 
+@closed_form
 def field(Wp: np.ndarray, W: np.ndarray, tau: float, sigma2: float, eta: float, alpha_p: float):
     G = -(1.0 + sigma2) * Wp @ W + tau * W
     return alpha_p * G @ W.T - eta * Wp, Wp.T @ G - eta * W
 
 
+@closed_form
 def mode_field(p: float, tau: float, sigma2: float, eta: float, alpha_p: float, d: int = 2) -> float:
     """ṗ of one mode: the (0, 0) entry of Ẇ_p at W_p = p·I, W = (p/√α_p)·I."""
     I = np.eye(d)

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 from scipy.sparse.linalg import LinearOperator, minres
 from scipy.special import logsumexp, softmax
+from numerics import closed_form
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Problem:
         parts = [np.ravel(W), np.ravel(H)] + ([np.ravel(b if b is not None else np.zeros(self.K))] if self.bias else [])
         return np.concatenate(parts)
 
+    @closed_form
     def value_and_grad(self, v: np.ndarray, Y: np.ndarray | None = None):
         Y = self.Y if Y is None else Y
         W, H, b = self.unpack(v)
@@ -180,6 +182,7 @@ def newton_polish(fun, v: np.ndarray, gtol: float, max_iter: int = 30) -> tuple[
     return v, it
 
 
+@closed_form
 def class_means(problem: Problem, H: np.ndarray) -> np.ndarray:
     """d×K matrix of class means of the columns of H."""
     out = np.zeros((problem.d, problem.K))
@@ -190,6 +193,7 @@ def class_means(problem: Problem, H: np.ndarray) -> np.ndarray:
     return out
 
 
+@closed_form
 def within_class_spread(problem: Problem, H: np.ndarray) -> float:
     """max_k,i ‖h_{k,i} − h̄_k‖ (0 under NC1)."""
     M = class_means(problem, H)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numerics import closed_form
 
 
 def groups_of(counts) -> list[tuple[int, ...]]:
@@ -25,11 +26,13 @@ def groups_of(counts) -> list[tuple[int, ...]]:
     return [tuple(v) for _, v in sorted(by.items()) if len(v) >= 2]
 
 
+@closed_form
 def softmax_columns(Z: np.ndarray) -> np.ndarray:
     E = np.exp(Z - Z.max(axis=0, keepdims=True))
     return E / E.sum(axis=0, keepdims=True)
 
 
+@closed_form
 def ce_part(Z: np.ndarray, b: np.ndarray, counts) -> tuple[float, np.ndarray]:
     """L = (1/N) Σ_k n_k CE(z_k + b, k) and its gradient G = ∂L/∂Z (columns (n_k/N)(p_k − e_k))."""
     n = np.asarray(counts, dtype=np.float64)
@@ -42,12 +45,14 @@ def ce_part(Z: np.ndarray, b: np.ndarray, counts) -> tuple[float, np.ndarray]:
     return L, G
 
 
+@closed_form
 def objective(Z: np.ndarray, b: np.ndarray, counts, mu: float, lambda_b: float) -> float:
     """F(Z, b) = L + μ‖Z D‖_* + (λ_b/2)‖b‖²."""
     X = Z * np.sqrt(np.asarray(counts, dtype=np.float64))[None, :]
     return ce_part(Z, b, counts)[0] + mu * float(np.linalg.svd(X, compute_uv=False).sum()) + 0.5 * lambda_b * float(b @ b)
 
 
+@closed_form
 def contrast_projector(K: int, group) -> np.ndarray:
     """Orthogonal projector onto vectors supported on ``group`` with zero sum there."""
     P = np.zeros((K, K))
@@ -56,6 +61,7 @@ def contrast_projector(K: int, group) -> np.ndarray:
     return P
 
 
+@closed_form
 def contrast_dual(Z: np.ndarray, b: np.ndarray, counts, group) -> tuple[float, float]:
     """(γ, residual): the scalar of −P_g ∇_X L P_g = γ P_g (its trace over |g| − 1), and
     ‖P_g ∇_X L P_g + γ P_g‖_F (0 at a point invariant under permutations of g)."""
@@ -68,6 +74,7 @@ def contrast_dual(Z: np.ndarray, b: np.ndarray, counts, group) -> tuple[float, f
     return gam, float(np.linalg.norm(B - gam * P))
 
 
+@closed_form
 def factor(Z: np.ndarray, counts, lambda_W: float, lambda_H: float, d: int, rank_tol: float = 1e-7):
     """The balanced factorization of X = Z D = U S Vᵀ: W = c U S^{1/2}, H̄ D = c⁻¹ S^{1/2} Vᵀ with
     c = (λ_H/λ_W)^{1/4}, so (λ_W/2)‖W‖² + (λ_H/2)Σ n_k‖h̄_k‖² = μ‖ZD‖_*.  W is K×d, H̄ is d×K
@@ -85,6 +92,7 @@ def factor(Z: np.ndarray, counts, lambda_W: float, lambda_H: float, d: int, rank
     return W, Hbar, r
 
 
+@closed_form
 def spread(V: np.ndarray, group, floor: float = 1e-3) -> float:
     """max over pairs in ``group`` of ‖v_i − v_j‖ / max(max_k ‖v_k‖, floor) (rows v_k): relative,
     or absolute over the floor where every row vanishes (the all-collapsed optimum Z = 0)."""
@@ -149,6 +157,7 @@ class ConvexProgram:
                         "solve_time_s": float(self.problem.solver_stats.solve_time or 0.0)})
 
 
+@closed_form
 def certify(Z, b, counts, mu, lambda_b, status="given", info=None) -> ConvexSolution:
     """The certified interval [lower, upper] ∋ F* of a candidate (Z, b) (module docstring)."""
     K = len(counts)
@@ -182,6 +191,7 @@ def solve(counts, mu: float, lambda_b: float) -> ConvexSolution:
     return ConvexSolution(s.Z.copy(), s.b.copy(), s.status, s.lower, s.upper, dict(s.info))
 
 
+@closed_form
 def full_objective(W, Hbar, b, counts, lambda_W, lambda_H, lambda_b) -> tuple[float, float]:
     """The UFM objective at features h_i = h̄_{y_i} and the norm of its full gradient
     (W, every h_i, b)."""
@@ -291,6 +301,7 @@ def collapse_threshold(counts, group, lambda_b: float, mu0: float, rel_width: fl
             "width": hi - lo, "contrast_norm_at_lo": dict(spreads)[lo], "contrast_norm_at_hi": dict(spreads)[hi]}
 
 
+@closed_form
 def _mean_objective(x, counts, K, d, lambda_W, lambda_H, lambda_b):
     """The class-mean UFM (features collapsed) and its gradient, flat x = (W, H̄, b)."""
     n = np.asarray(counts, dtype=np.float64)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 from scipy.special import logsumexp, softmax
+from numerics import closed_form
 
 #: Above this size of X, Clarabel is slow and memory-hungry (THEORY.md §10): use SCS.
 CLARABEL_MAX = 60
@@ -72,6 +73,7 @@ def _solve(prob, X, solver: str | None) -> tuple[str, list[str]]:
     return solver, attempts
 
 
+@closed_form
 def _psd_parts(Xv: np.ndarray, d: int):
     """Symmetrize; PSD projection; its best rank-<=d truncation; the PSD violation."""
     Xs = (Xv + Xv.T) / 2
@@ -88,12 +90,14 @@ def numerical_rank_psd(X: np.ndarray, rtol: float) -> int:
 
 
 # --------------------------------------------------------------------------- layer-peeled
+@closed_form
 def layer_peeled_objective(Z: np.ndarray) -> float:
     """(1/K) Σ_k CE(z_k, k) for logits Z (Z[j, k] = w_jᵀ h̄_k)."""
     K = Z.shape[0]
     return float(np.mean(logsumexp(Z, axis=0) - np.diag(Z))) if K else np.nan
 
 
+@closed_form
 def layer_peeled_lower_bound(Z: np.ndarray, E_W: float, E_H: float) -> float:
     r"""Weak duality: for any column-stochastic P and every feasible (W, H),
 
@@ -169,6 +173,7 @@ class Polished:
     info: dict
 
 
+@closed_form
 def _layer_peeled_grad(W: np.ndarray, H: np.ndarray):
     """f = (1/K)Σ_k CE(W h_k, k) and its gradients (rows w_j, h_k; Z = W Hᵀ)."""
     K = W.shape[0]
@@ -237,6 +242,7 @@ def polish_layer_peeled(H0: np.ndarray, W0: np.ndarray, E_W: float, E_H: float, 
                      "kkt_residual": kkt, "polish_message": str(res.message)})
 
 
+@closed_form
 def measure_layer_peeled(X: np.ndarray, K: int, rank_rtol: float = 1e-6) -> dict[str, np.ndarray | float]:
     """Quantities of a Gram X of [h̄_1 … h̄_K, w_1 … w_K], all read off X."""
     HH, WW, Z = X[:K, :K], X[K:, K:], X[K:, :K]
@@ -264,6 +270,7 @@ def _margin_index(K: int, n: int):
     return np.array(rows_y), np.array(rows_j), np.array(cols)
 
 
+@closed_form
 def max_margin_lower_bound(lam: np.ndarray, K: int, n: int) -> float:
     r"""Weak duality for min ½(‖W‖² + ‖H‖²) s.t. (w_{y_i} − w_j)ᵀh_i >= 1.
 
@@ -319,6 +326,7 @@ def max_margin_sdp(K: int, n: int, d: int | None = None, solver: str | None = No
                             "iterations": prob.solver_stats.num_iters, "attempts": attempts})
 
 
+@closed_form
 def measure_max_margin(X: np.ndarray, K: int, n: int, rank_rtol: float = 1e-6) -> dict[str, np.ndarray | float]:
     """Quantities of a Gram X of [w_1 … w_K, h_1 … h_N], all read off X."""
     N = K * n

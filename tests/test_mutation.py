@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from collapsekit.mutation import dependent_claims, mutants
 
 SOURCE = '''"""Doc 2."""
@@ -35,17 +37,111 @@ def test_dependent_claims_follow_imports():
 
 
 def test_a_small_sample_runs_and_the_suite_kills_formula_mutants():
-    """A seeded sample of three mutants of the mixing module, each run in a forked child."""
+    """A seeded sample of three mutants of the mixing module, each run in a forked child (the claims'
+    checks only: the module's test files would triple the time)."""
     from collapsekit.mutation import run
 
-    report = run("theory.model_collapse_mixing", sample=3, seed=1, jobs=1)
+    report = run("theory.model_collapse_mixing", sample=3, seed=1, jobs=2, with_tests=False)
     assert report["mutants"] == 3 and report["sampled"] and report["sites"] > 3
     assert report["baseline"] and all(v["status"] == "pass" for v in report["baseline"].values())
-    counts = [report[k] for k in ("survived", "uncovered", "timeout")]
+    counts = [report[k] for k in ("survived", "uncovered", "timeout", "equivalent")]
     assert report["killed"] + sum(counts) - report["timeout"] == 3      # killed counts the time-outs
     assert report["killed"] >= 1, report["results"]          # the checks do notice a wrong formula
-    again = run("theory.model_collapse_mixing", sample=3, seed=1, jobs=1)
-    assert [r["description"] for r in again["results"]] == [r["description"] for r in report["results"]]
+    assert all(r["code"] for r in report["results"])          # each mutant is named by its line's text
+
+
+def test_the_sample_is_seeded():
+    import random
+
+    from collapsekit.mutation import mutants
+
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "theory/model_collapse_mixing.py").read_text()
+    ms = mutants(src)
+    pick = [sorted(random.Random(1).sample(range(len(ms)), 3)) for _ in range(2)]
+    assert pick[0] == pick[1]
+    keys = [m.key for m, _ in ms]
+    assert len(set(keys)) == len(keys)                         # (code, description, ordinal) is a name
+
+
+NUMERIC = '''from numerics import closed_form
+import numpy as np
+
+
+def solver(x, steps=200, tol=1e-9):
+    return x * 2
+
+
+@closed_form
+def objective(x):
+    return 0.5 * np.sum(x ** 2) + 1
+
+
+class P:
+    @property
+    @closed_form
+    def value(self):
+        return 3 - 1
+'''
+
+
+def test_numerics_modules_are_mutated_only_in_their_closed_form_functions():
+    from collapsekit.mutation import closed_form_spans, mutants, scope_of
+
+    import ast
+    scope = scope_of("numerics.fake", NUMERIC)
+    assert scope == closed_form_spans(ast.parse(NUMERIC)) and len(scope) == 2
+    descriptions = sorted(m.description for m, _ in mutants(NUMERIC, scope))
+    # objective: 0.5, *, **, 2, +, 1; value: 3, -, 1.  Nothing of solver's 2, 200, 1e-9 (or -9).
+    assert descriptions == sorted(["constant 0.5 -> 1.5", "operator Mult -> Div", "operator Pow -> Mult",
+                                   "constant 2 -> 3", "operator Add -> Sub", "constant 1 -> 2",
+                                   "constant 3 -> 4", "operator Sub -> Add", "constant 1 -> 2"])
+    assert all(m.line >= 10 for m, _ in mutants(NUMERIC, scope))
+    assert scope_of("theory.fake", NUMERIC) is None            # theory: the whole module
+    assert len(mutants(NUMERIC, None)) > len(mutants(NUMERIC, scope))
+
+
+def test_every_mutated_module_is_covered_by_something_and_numerics_are_marked():
+    from collapsekit.mutation import dependent_claims, module_tests, mutable_modules
+
+    mods = mutable_modules()
+    assert "numerics.metrics" in mods and "theory.ufm_ce" in mods and "numerics.ufm" in mods
+    assert all(m.split(".")[0] in ("theory", "numerics") for m in mods)
+    for m in ("numerics.metrics", "numerics.ufm_sdp"):
+        assert dependent_claims(m) or module_tests(m)
+
+
+def test_merge_replaces_rerun_mutants_and_equivalents_leave_the_denominator(tmp_path):
+    import json
+
+    from collapsekit.mutation import load_equivalents, merge, summary_table
+
+    def r(code, status, desc="constant 1 -> 2"):
+        return {"code": code, "description": desc, "ordinal": 0, "status": status, "line": 1}
+
+    prev = {"module": "theory.x", "mutants": 4, "sites": 4, "killed": 2, "timeout": 0, "survived": 2, "uncovered": 0,
+            "equivalent": 0, "seconds": 10.0, "claims": ["c"], "tests": [], "baseline": {},
+            "results": [r("a", "killed"), r("b", "killed"), r("c", "survived"), r("d", "survived")]}
+    again = {"module": "theory.x", "seconds": 3.0, "claims": ["c"], "tests": [], "baseline": {},
+             "results": [r("c", "killed"), r("d", "equivalent")]}
+    m = merge(prev, again)
+    assert (m["killed"], m["survived"], m["equivalent"], m["kill_rate"]) == (3, 0, 1, 1.0)
+    assert m["seconds"] == 13.0 and m["reruns"] == 1
+    assert "100.0%" in summary_table([m])
+    f = tmp_path / "eq.json"
+    f.write_text(json.dumps({"theory.x": [{"code": "d", "description": "constant 1 -> 2", "why": ""}]}))
+    with pytest.raises(ValueError, match="why"):
+        load_equivalents(f)
+    assert load_equivalents(tmp_path / "missing.json") == {}
+
+
+def test_the_equivalents_file_is_well_formed():
+    from collapsekit.mutation import load_equivalents
+
+    for module, items in load_equivalents().items():
+        assert module.split(".")[0] in ("theory", "numerics")
+        assert all(len(it["why"]) > 20 for it in items), module        # a reason, not a shrug
 
 
 def test_plan_runs_only_covering_checks_fastest_first_and_marks_the_rest_uncovered():
@@ -64,13 +160,11 @@ def test_plan_runs_only_covering_checks_fastest_first_and_marks_the_rest_uncover
 
 
 def test_bad_arguments_are_errors():
-    import pytest
-
     from collapsekit.mutation import run
 
     with pytest.raises(ValueError, match="not found"):
         run("theory.no_such_module")
     with pytest.raises(ValueError, match="jobs"):
         run("theory.model_collapse_mixing", jobs=0)
-    with pytest.raises(ValueError, match="no registered claim"):
+    with pytest.raises(ValueError, match="closed_form"):
         run("collapsekit.bench")
