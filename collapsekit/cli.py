@@ -495,8 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", default=None, metavar="REPORT",
                    help="run only the survivors of an earlier report (a file, or the folder of --out) and merge "
                         "the results into it (written back there unless --out is given)")
-    p.add_argument("--equivalents", default=None, metavar="FILE",
-                   help="survivors explained as equivalent mutants (default: docs/mutation/equivalent.json)")
+    p.add_argument("--equivalents", default=None, metavar="FOLDER",
+                   help="survivors explained as equivalent mutants, one MODULE.json each "
+                        "(default: docs/mutation/equivalent)")
     p.set_defaults(func=cmd_mutate)
 
     p = sub.add_parser("reproduce", help="check every claim, regenerate every figure, build the appendix",

@@ -310,22 +310,30 @@ def plan(todo: list[tuple[Mutant, str]], baseline: dict) -> list[tuple[Mutant, s
     return queue
 
 
-def load_equivalents(path: str | Path | None = None) -> dict[str, list[dict]]:
-    """Survivors explained as equivalent mutants: ``{module: [{"code", "description", "ordinal", "why"}]}``
-    (``docs/mutation/equivalent.json`` by default; missing file: none)."""
-    path = Path(path) if path is not None else Path(__file__).resolve().parents[1] / "docs/mutation/equivalent.json"
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"equivalents file {path}: not JSON ({exc})") from None
-    for module, items in data.items():
+EQUIVALENTS = Path(__file__).resolve().parents[1] / "docs" / "mutation" / "equivalent"
+
+
+def load_equivalents(folder: str | Path | None = None) -> dict[str, list[dict]]:
+    """Survivors explained as equivalent mutants, one file per module in ``folder``
+    (``docs/mutation/equivalent/<module>.json`` by default): a list of
+    ``{"code", "description", "ordinal", "why"}``, named as in a report's ``results``."""
+    folder = Path(folder) if folder is not None else EQUIVALENTS
+    out: dict[str, list[dict]] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.json")):
+        try:
+            items = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"equivalents file {path}: not JSON ({exc})") from None
+        if not isinstance(items, list):
+            raise ValueError(f"equivalents file {path}: a list of entries expected")
         for it in items:
-            if not {"code", "description", "why"} <= set(it) or not str(it["why"]).strip():
-                raise ValueError(f"equivalents file {path}: {module}: every entry needs code, description and "
-                                 f"a non-empty why; got {it}")
-    return data
+            if not isinstance(it, dict) or not {"code", "description", "why"} <= set(it) or not str(it["why"]).strip():
+                raise ValueError(f"equivalents file {path}: every entry needs code, description and a non-empty "
+                                 f"why; got {it}")
+        out[path.stem] = items
+    return out
 
 
 def run(module: str, *, limit: int | None = None, sample: int | None = None, seed: int = 0, jobs: int = 1,
