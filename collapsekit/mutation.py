@@ -244,9 +244,14 @@ def _check(cid: str, kind: str) -> tuple[str, str]:
     return c.status, c.message[:200]
 
 
-def _baseline_job(module: str, claims: list[str], tests: list[str]) -> dict:
-    """Each (claim, kind) once, unmutated, then the module's test files as one more check, each with
-    the module's lines it executed and the time it took."""
+def _baseline_pairs(claims: list[str], tests: list[str]) -> list[tuple[str, str]]:
+    """Every (claim, kind) pair, then the module's test files as one more check (``TESTS``)."""
+    return [(c, k) for c in claims for k in KINDS] + ([(TESTS, ",".join(tests))] if tests else [])
+
+
+def _baseline_job(module: str, pairs: list[list[str]]) -> dict:
+    """Each (claim, kind) of ``pairs`` once, unmutated, with the module's lines it executed and the
+    time it took."""
     spec = importlib.util.find_spec(module)
     target = os.path.realpath(spec.origin)
     lines: set[int] = set()
@@ -271,7 +276,7 @@ def _baseline_job(module: str, claims: list[str], tests: list[str]) -> dict:
     sys.settrace(None)
     common = set(lines)
     out = {}
-    for cid, kind in [(c, k) for c in claims for k in KINDS] + ([(TESTS, ",".join(tests))] if tests else []):
+    for cid, kind in pairs:
         lines.clear()
         t0 = time.perf_counter()
         sys.settrace(fast_tracer)
@@ -369,11 +374,14 @@ def run(module: str, *, limit: int | None = None, sample: int | None = None, see
     todo = todo[:limit]
     t_all = time.perf_counter()
     _preload()
-    pid, fd = _in_child(_baseline_job, module, claims, tests)
-    base = _collect(pid, fd, time.monotonic() + 3600)
-    if base is None or "ok" not in base:
-        raise ValueError(f"module {module!r}: the baseline run did not finish: {base}")
-    baseline = base["ok"]
+    pairs = _baseline_pairs(claims, tests)           # shared out over ``jobs`` children
+    children = [_in_child(_baseline_job, module, pairs[i::jobs]) for i in range(min(jobs, len(pairs)))]
+    baseline = {}
+    for pid, fd in children:
+        base = _collect(pid, fd, time.monotonic() + 3600)
+        if base is None or "ok" not in base:
+            raise ValueError(f"module {module!r}: the baseline run did not finish: {base}")
+        baseline.update(base["ok"])
     broken = [k for k in baseline if k.startswith(TESTS + "|") and baseline[k]["status"] != "pass"]
     tests_note = ""
     for k in broken:                                 # unit tests failing unmutated cannot judge a mutant
