@@ -218,6 +218,7 @@ class Claim:
     summary: ClassVar[str] = ""              # one plain-text line for the README's claim table (default: title)
     summary_source: ClassVar[str] = ""       # its short source column (default: "authors year")
     sweep_quantities: ClassVar[tuple[str, ...]] = ()   # what `collapsekit sweep` plots (default: the first four)
+    part_of: ClassVar[str] = ""              # the catalogue entry this claim is a part of (selecting it selects this)
     source: ClassVar[Source]
     params: ClassVar[tuple[Param, ...]] = ()
     hypotheses: ClassVar[tuple[str, ...]] = ()

@@ -35,13 +35,16 @@ def get(claim_id: str) -> Claim:
 
 
 def select(patterns: list[str] | None) -> list[Claim]:
-    """Claims matching any of the ids/globs; every pattern must match something."""
+    """Claims matching any of the ids/globs; every pattern must match something.  A claim that is
+    ``part_of`` a catalogue entry is selected with it: ``ufm.ce.layer_peeled`` (THEORY.md §3, whose
+    entry includes minority collapse) selects ``ufm.ce.minority_collapse`` too."""
     claims = all_claims()
     if not patterns:
         return claims
     chosen: dict[str, Claim] = {}
     for pattern in patterns:
-        hits = [c for c in claims if fnmatch.fnmatchcase(c.id, pattern)]
+        hits = [c for c in claims if fnmatch.fnmatchcase(c.id, pattern)
+                or (c.part_of and fnmatch.fnmatchcase(c.part_of, pattern))]
         if not hits:
             raise KeyError(f"no claim matches {pattern!r}; `collapsekit list` shows them")
         chosen.update((c.id, c) for c in hits)

@@ -210,3 +210,13 @@ def test_audit_every_negative_control_is_rejected_by_a_check(claim_id, control, 
     assert any(entry["rejected_by"].values()), f"{claim_id}: {control!r} rejected by no check: {entry}"
     passing = [k for k in ("symbolic", "numeric", "simulation") if r.checks[k].status == "pass"]
     assert set(entry["rejected_by"]) == set(passing) and passing, (claim_id, passing, entry["rejected_by"])
+
+
+def test_a_claim_part_of_a_catalogue_entry_is_selected_with_it():
+    """THEORY.md's `ufm.ce.layer_peeled` entry includes minority collapse, carried as its own claim."""
+    ids = {c.id for c in registry.all_claims()}
+    for c in registry.all_claims():
+        assert not c.part_of or (c.part_of in ids and c.part_of != c.id), c.id
+    assert [c.id for c in registry.select(["ufm.ce.layer_peeled"])] == ["ufm.ce.layer_peeled",
+                                                                       "ufm.ce.minority_collapse"]
+    assert "ufm.ce.layer_peeled" not in [c.id for c in registry.select(["ufm.ce.minority_collapse"])]

@@ -63,6 +63,7 @@ class MinorityCollapse(Claim):
              "minority classifiers coincide (minority collapse)")
     summary = "imbalanced norm-constrained CE: minority classifiers coincide beyond R* (SDP vs projected GD)"
     summary_source = "Fang et al. 2021"
+    part_of = "ufm.ce.layer_peeled"      # THEORY.md §3: the layer-peeled entry's imbalanced half
     statement = (r"\min_{W,H}\ \tfrac1N\sum_{k}\sum_{i\le n_k}\mathrm{CE}(Wh_{k,i},k)\ \text{s.t.}\ "
                  r"\tfrac1K\sum_k\|w_k\|^2\le E_W,\ \tfrac1K\sum_k\tfrac1{n_k}\sum_i\|h_{k,i}\|^2\le E_H,\ "
                  r"n_k=n_A\ (k\le K_A),\ n_k=n_A/R\ (k>K_A):\ R=1:\ \text{simplex ETF};\ R\ge R^*:\ "
