@@ -321,8 +321,20 @@ def cmd_bench(args) -> int:
 
 
 def cmd_mutate(args) -> int:
-    from collapsekit.mutation import load_equivalents, merge, mutable_modules, run, summary_table, survivors
+    from collapsekit.mutation import (equivalents_markdown, load_equivalents, load_reports, merge, mutable_modules,
+                                      run, summary_table, survivors)
 
+    if args.summarize:
+        if args.all or args.module:
+            raise UsageError("--summarize: reads saved reports; give no MODULE and no --all")
+        try:
+            reports = load_reports(args.summarize)
+        except ValueError as exc:
+            raise UsageError(f"--summarize: {exc}") from None
+        if not reports:
+            raise UsageError(f"--summarize: no mutation report in {args.summarize}")
+        print(summary_table(reports) + "\n\n" + equivalents_markdown(reports))
+        return EXIT_OK if not any(survivors(r) for r in reports) else EXIT_FAIL
     if args.all and args.module:
         raise UsageError("mutate: give MODULE names or --all, not both")
     modules = mutable_modules() if args.all else args.module
@@ -495,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", default=None, metavar="REPORT",
                    help="run only the survivors of an earlier report (a file, or the folder of --out) and merge "
                         "the results into it (written back there unless --out is given)")
+    p.add_argument("--summarize", default=None, metavar="FOLDER",
+                   help="run nothing: print the kill-rate table and the equivalent mutants of the reports in FOLDER")
     p.add_argument("--equivalents", default=None, metavar="FOLDER",
                    help="survivors explained as equivalent mutants, one MODULE.json each "
                         "(default: docs/mutation/equivalent)")

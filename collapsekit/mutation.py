@@ -494,3 +494,31 @@ def summary_table(reports: list[dict]) -> str:
     rows.append(f"| **all** | {tot['mutants']:.0f} | {tot['killed']:.0f} | {tot['timeout']:.0f} | {tot['survived']:.0f} "
                 f"| {tot['uncovered']:.0f} | {tot['equivalent']:.0f} | {rate(tot)} | {tot['seconds']:.0f} s |")
     return "\n".join(rows)
+
+
+def equivalents_markdown(reports: list[dict]) -> str:
+    """Every mutant reported ``equivalent``, grouped by module, with its reason."""
+    out = []
+    for r in reports:
+        eq = [m for m in r["results"] if m["status"] == "equivalent"]
+        if not eq:
+            continue
+        out.append(f"#### `{r['module']}` ({len(eq)})\n")
+        for m in eq:
+            why = m["detail"].split("equivalent: ", 1)[-1]
+            out.append(f"- line {m['line']}, {m['description']} in `{m['code'][:90]}`: {why}")
+        out.append("")
+    return "\n".join(out)
+
+
+def load_reports(folder: str | Path) -> list[dict]:
+    """The module reports (``MODULE.json``) in ``folder``, in name order."""
+    reports = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            r = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{path}: not JSON ({exc})") from None
+        if isinstance(r, dict) and "module" in r and "results" in r:
+            reports.append(r)
+    return reports
