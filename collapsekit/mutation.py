@@ -230,7 +230,54 @@ def module_tests(module: str) -> list[str]:
     return out
 
 
-def _check(cid: str, kind: str) -> tuple[str, str]:
+#: the project's top-level packages: a child forgets every module of these before it imports anything
+PROJECT = ("theory", "numerics", "simulations", "collapsekit", "figures", "benchmarks")
+
+
+def _fresh_project() -> None:
+    """Forget every project module this process (forked from a parent that may have imported the
+    project, e.g. to list the dependent claims, or pytest) holds, so that the child imports it anew
+    *after* the mutant is executed: a stale ``from module import f`` made in the parent would bind
+    the unmutated ``f`` and let a mutant survive unseen.  This driver itself keeps running."""
+    for name in [n for n in sys.modules if n.split(".")[0] in PROJECT and n != __name__]:
+        del sys.modules[name]
+
+
+class _Unproved(Exception):
+    """Raised, in a mutant's child, by the first obligation sympy does not prove during a claim's
+    symbolic check (fail-fast: the check fails either way, so the rest need not be decided)."""
+
+
+#: [counting, raising]: obligations made through theory.proof's helpers are counted (baseline) or an
+#: unproved one raises (mutants), while a claim's symbolic check runs
+_PROOF_MODE = {"count": 0, "counting": False, "raising": False}
+
+
+def _instrument_proofs() -> None:
+    """Wrap theory.proof's obligation helpers, before anything else imports them (the child imports
+    the project after this).  Sound because a fail-fast kill needs a symbolic check whose baseline
+    passed and listed every obligation it made (``created == listed``, measured in the baseline): an
+    unproved obligation then appears in the check's list and fails the full check too."""
+    import theory.proof as tp
+
+    def wrap(fn):
+        def helper(*args, **kwargs):
+            ob = fn(*args, **kwargs)
+            if _PROOF_MODE["counting"]:
+                _PROOF_MODE["count"] += 1
+            if _PROOF_MODE["raising"] and ob.proved is not True:
+                raise _Unproved(ob.describe()[:200])
+            return ob
+        helper.__wrapped__ = fn
+        return helper
+
+    for name in ("zero", "nonzero", "positive", "nonnegative"):
+        fn = getattr(tp, name, None)
+        if fn is not None and not hasattr(fn, "__wrapped__"):
+            setattr(tp, name, wrap(fn))
+
+
+def _check(cid: str, kind: str, fail_fast: bool = False) -> tuple[str, str]:
     if cid == TESTS:                                 # the module's own test files, as one check
         import pytest
 
@@ -240,7 +287,11 @@ def _check(cid: str, kind: str) -> tuple[str, str]:
     from collapsekit import registry
     from collapsekit.runner import run_claim
 
-    c = run_claim(registry.get(cid), {}, device="cpu", kinds=(kind,)).checks[kind]
+    _PROOF_MODE.update(count=0, counting=kind == "symbolic", raising=fail_fast and kind == "symbolic")
+    try:
+        c = run_claim(registry.get(cid), {}, device="cpu", kinds=(kind,)).checks[kind]
+    finally:
+        _PROOF_MODE.update(counting=False, raising=False)
     return c.status, c.message[:200]
 
 
@@ -270,6 +321,9 @@ def _baseline_job(module: str, pairs: list[list[str]]) -> dict:
             hit = files[name] = os.path.realpath(name) == target
         return local if hit else None
 
+    _fresh_project()
+    if module != "theory.proof":
+        _instrument_proofs()
     sys.settrace(fast_tracer)
     importlib.import_module(module)
     from collapsekit import registry                 # noqa: F401 - import-time lines count for every check
@@ -284,17 +338,40 @@ def _baseline_job(module: str, pairs: list[list[str]]) -> dict:
             status, message = _check(cid, kind)
         finally:
             sys.settrace(None)
-        out[f"{cid}|{kind}"] = {"status": status, "message": message, "seconds": time.perf_counter() - t0,
-                                "lines": sorted(lines | common)}
+        entry = {"status": status, "message": message, "seconds": time.perf_counter() - t0,
+                 "lines": sorted(lines | common)}
+        if kind == "symbolic" and cid != TESTS:
+            entry["created"] = _PROOF_MODE["count"]
+            entry["listed"] = _listed(message)
+        out[f"{cid}|{kind}"] = entry
     return out
+
+
+def _listed(message: str) -> int | None:
+    """The number of obligations a symbolic check's message reports ("25/28 obligations proved")."""
+    head = message.split(" obligations", 1)[0].rsplit(" ", 1)[-1]
+    try:
+        return int(head.split("/")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _fail_fast_ok(entry: dict) -> bool:
+    """A symbolic check may fail fast in a mutant when its baseline passed and every obligation it
+    made through theory.proof's helpers is in its list."""
+    return entry.get("status") == "pass" and entry.get("created") is not None and \
+        entry.get("created") == entry.get("listed")
 
 
 def _mutant_job(module: str, text: str, pairs: list[list[str]], baseline: dict) -> str | None:
     """Run ``pairs`` against the mutant; the first status that differs from the baseline kills it."""
+    _fresh_project()
+    if module != "theory.proof":
+        _instrument_proofs()
     mod = importlib.import_module(module)
     exec(compile(text, mod.__file__, "exec"), mod.__dict__)
     for cid, kind in pairs:
-        status, message = _check(cid, kind)
+        status, message = _check(cid, kind, fail_fast=_fail_fast_ok(baseline[f"{cid}|{kind}"]))
         if status != baseline[f"{cid}|{kind}"]["status"]:
             return f"{cid} {kind}: {status}" + (f" ({message})" if message else "")
     return None
@@ -433,7 +510,8 @@ def run(module: str, *, limit: int | None = None, sample: int | None = None, see
             "mutants": len(todo), "sites": len(everything), "sampled": sample is not None, "rerun": only is not None,
             "seed": seed, "killed": killed, **{k: counts[k] for k in ("timeout", "survived", "uncovered", "equivalent")},
             "kill_rate": killed / judged if judged else None, "seconds": round(time.perf_counter() - t_all, 1),
-            "baseline": {k: {"status": v["status"], "seconds": round(v["seconds"], 2), "lines": len(v["lines"])}
+            "baseline": {k: {"status": v["status"], "seconds": round(v["seconds"], 2), "lines": len(v["lines"]),
+                             **({"fail_fast": _fail_fast_ok(v)} if "created" in v else {})}
                          for k, v in baseline.items()},
             "timeout_s": round(limit_s, 1), "results": [asdict(m) for m, _ in todo]}
 

@@ -174,3 +174,43 @@ def test_bad_arguments_are_errors():
         run("theory.model_collapse_mixing", jobs=0)
     with pytest.raises(ValueError, match="closed_form"):
         run("collapsekit.bench")
+
+
+def _stale_parent_then_mutant_seen(purge: bool) -> bool:
+    """In a child: the project imported first (as a parent listing claims would), then a mutant of
+    theory.etf's K_SYMBOLIC; does theory.ufm_ce (``from theory.etf import K_SYMBOLIC``) see it?"""
+    from collapsekit import mutation, registry
+
+    registry.all_claims()                                   # everything imported, names bound
+    if purge:
+        mutation._fresh_project()
+    import importlib
+
+    etf = importlib.import_module("theory.etf")
+    exec("K_SYMBOLIC = 'mutated'", etf.__dict__)
+    ufm_ce = importlib.import_module("theory.ufm_ce")
+    return ufm_ce.K_SYMBOLIC == "mutated"
+
+
+def test_children_import_the_project_afresh_so_from_imports_bind_the_mutant():
+    import time
+
+    from collapsekit.mutation import _collect, _in_child
+
+    seen = {}
+    for purge in (False, True):
+        pid, fd = _in_child(_stale_parent_then_mutant_seen, purge)
+        seen[purge] = _collect(pid, fd, time.monotonic() + 120)["ok"]
+    assert seen == {False: False, True: True}       # without the purge a stale binding hides the mutant
+
+
+def test_fail_fast_only_where_every_obligation_made_is_listed():
+    from collapsekit.mutation import _fail_fast_ok, _listed
+
+    assert _listed("22/22 obligations proved") == 22
+    assert _listed("20/22 obligations proved; not proved: [...]") == 22
+    assert _listed("error: boom") is None
+    assert _fail_fast_ok({"status": "pass", "created": 22, "listed": 22})
+    assert not _fail_fast_ok({"status": "pass", "created": 23, "listed": 22})   # one made, not listed
+    assert not _fail_fast_ok({"status": "fail", "created": 22, "listed": 22})
+    assert not _fail_fast_ok({"status": "pass", "created": 0, "listed": None})
