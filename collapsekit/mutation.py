@@ -209,9 +209,11 @@ _NOT_RUN = ("test_mutation.py", "test_claims.py")     # test_claims: the claims'
 
 
 def module_tests(module: str) -> list[str]:
-    """The test files (``tests/test_*.py``) whose imports depend on ``module`` (by the figures'
-    import-closure rule: the registry and the CLI, which import everything, do not count)."""
-    from collapsekit.figures import _source_path, dependencies
+    """The test files (``tests/test_*.py``) that import ``module`` itself (``import module``,
+    ``from module import f`` or ``from package import module``): its unit tests.  Files that reach it
+    only through other modules are left out — for a module every claim uses, that would be the whole
+    suite, run again for every survivor; the claims' own checks already judge it through them."""
+    from collapsekit.figures import _source_path
 
     root = Path(__file__).resolve().parents[1]
     out = []
@@ -225,7 +227,7 @@ def module_tests(module: str) -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names |= {f"{node.module}.{a.name}" if _source_path(f"{node.module}.{a.name}") else node.module
                           for a in node.names}
-        if module in dependencies(*sorted(names)):
+        if module in names:
             out.append(str(f.relative_to(root)))
     return out
 
