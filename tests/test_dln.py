@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from scipy.special import logsumexp
 
 from collapsekit import registry
 from collapsekit.claim import ParameterError
 from collapsekit.runner import run_claim
+from numerics import dln as nd
 from theory import dln as th
+from theory.proof import all_proved
 
 CLAIM = registry.get("dln.mse.imbalanced")
 
@@ -147,3 +150,193 @@ def test_layers_figure_every_layer_shares_the_predicted_values():
             assert np.allclose(a[f"sim/{M}"], a[f"theory/{M}"][None, :], atol=1e-6)
         else:                                       # a bad basin is drawn as such, never above the optimum
             assert a[f"gap/{M}"] > 0
+
+
+# --------------------------------------------------------------------------- numerics.dln's objective
+def _objective_by_hand(prob: nd.DeepLinear, x: np.ndarray) -> float:
+    """f written out from its definition: the product W_M⋯W_1 H (+ b 1ᵀ), the fit (MSE or the mean
+    cross-entropy by scipy's logsumexp), and the two weight-decay terms."""
+    Ws, H, *b = prob.unpack(x)
+    Z = H
+    for W in Ws:
+        Z = W @ Z
+    if b:
+        Z = Z + b[0]
+    if prob.loss == "mse":
+        fit = np.sum((Z - prob.Y) ** 2) / (2 * prob.N)
+    else:
+        fit = np.mean(logsumexp(Z, axis=0) - Z[prob.labels, np.arange(prob.N)])
+    return fit + prob.lam_W / 2 * sum(np.sum(W**2) for W in Ws) + prob.lam_H / 2 * np.sum(H**2)
+
+
+@pytest.mark.parametrize("loss,M,bias", [("mse", 1, False), ("mse", 3, True), ("ce", 1, False), ("ce", 2, True)])
+def test_deep_linear_value_and_gradient(loss, M, bias):
+    """value_and_grad at a random point: the value against the definition, the gradient against
+    central differences (every layer, H and b), with unequal classes and width d > K."""
+    prob = nd.DeepLinear((3, 2, 1), 4, M, 0.3, 0.2, bias=bias, loss=loss)
+    x = np.random.default_rng(M).standard_normal(prob.size())
+    f, g = prob.value_and_grad(x)
+    assert f == pytest.approx(_objective_by_hand(prob, x), rel=1e-13)
+    step, fd = 1e-6, np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = step
+        fd[i] = (prob.value_and_grad(x + e)[0] - prob.value_and_grad(x - e)[0]) / (2 * step)
+    np.testing.assert_allclose(g, fd, rtol=0, atol=1e-7)
+
+
+def test_deep_linear_product_means():
+    """Class means of the features and of the product, against a direct average per class."""
+    prob = nd.DeepLinear((2, 3), 3, 2, 0.1, 0.1, bias=True)
+    x = np.random.default_rng(5).standard_normal(prob.size())
+    Ws, H, _ = prob.unpack(x)
+    PH, Hbar = prob.product_means(x)
+    expected = np.column_stack([H[:, :2].mean(axis=1), H[:, 2:].mean(axis=1)])
+    np.testing.assert_allclose(Hbar, expected, rtol=1e-14)
+    np.testing.assert_allclose(PH, Ws[1] @ Ws[0] @ expected, rtol=1e-13)
+
+
+def test_deep_linear_cross_entropy_at_large_logits():
+    """Logits of order 10³ (exp overflows at 709): the cross-entropy is still the definition's value,
+    and its gradient finite (softmax − Y)/N; the max-shift of the log-sum-exp is what makes this so."""
+    prob = nd.DeepLinear((2, 2), 2, 1, 0.1, 0.1, loss="ce")
+    x = 40.0 * np.random.default_rng(6).standard_normal(prob.size())
+    Ws, H = prob.unpack(x)
+    assert np.abs(Ws[0] @ H).max() > 1000
+    f, g = prob.value_and_grad(x)
+    assert f == pytest.approx(_objective_by_hand(prob, x), rel=1e-12)
+    assert np.all(np.isfinite(g))
+
+
+# --------------------------------------------------------------------------- the certificates
+IMB = (8, 4, 2, 1)                                 # N = 15
+
+
+@pytest.mark.parametrize("M,lam", [(1, (0.1, 0.05)), (2, (0.03, 0.03)), (2, (0.06, 0.06)), (5, (0.05, 0.05))])
+def test_mse_certificate_in_every_branch(M, lam):
+    """M = 1 (active and collapsed classes); M = 2 with a bracketed root, the jump (n = 1 at 0.03) and
+    no root at all (n = 1, 2 at 0.06); M = 5 (degree-10 P, complex roots with positive real parts)."""
+    f = th.dln_formulas(IMB, M, *lam)
+    obligations = th.prove_dln(f, IMB, M, *lam)
+    assert all_proved(obligations), [o.describe() for o in obligations if not o.ok]
+
+
+def _patched(monkeypatch, name, change):
+    """Replace th.<name> (class_optimum or ce_margin) by the real one with its answer changed."""
+    real = getattr(th, name)
+    monkeypatch.setattr(th, name, lambda *args: change(real(*args), *args))
+
+
+def _jump_to_zero(opt, *args):
+    return {**opt, "a": sp.Integer(0)}
+
+
+def _root_taken(opt, *args):
+    return {**opt, "a": opt["a_root"]}
+
+
+def _no_root(opt, *args):
+    return {**opt, "a": sp.Integer(0), "bracket": None}
+
+
+def _bracket_off(opt, *args):
+    lo, hi = opt["bracket"]
+    return {**opt, "bracket": (lo * sp.Rational(101, 100), hi * sp.Rational(101, 100))}
+
+
+def _candidate_off(opt, *args):
+    a = (opt["a_root"] ** sp.Rational(1, opt["L"]) * sp.Rational(101, 100)) ** opt["L"]
+    return {**opt, "a_root": a, "a": a if opt["a"] != 0 else opt["a"]}
+
+
+def _collapsed_claimed_active(opt, n_k, N, M, lam_W, lam_H):
+    return {**opt, "a": sp.sqrt(n_k) - N * opt["c"]}
+
+
+@pytest.mark.parametrize("n_k,M,lam,change", [
+    (2, 1, (0.1, 0.05), _jump_to_zero),            # active (n = 2 > N²λ_Wλ_H = 1.125) claimed collapsed
+    (1, 1, (0.1, 0.05), _collapsed_claimed_active),
+    (8, 2, (0.03, 0.03), _jump_to_zero),            # the interior minimum wins, a = 0 claimed
+    (1, 2, (0.03, 0.03), _root_taken),              # the jump wins, the interior minimum claimed
+    (1, 2, (0.03, 0.03), _no_root),                 # P has roots, "no root" claimed
+    (8, 2, (0.03, 0.03), _bracket_off),             # a bracket 1 % off the root
+    (8, 2, (0.03, 0.03), _candidate_off),           # a candidate outside its bracket
+])
+def test_mse_certificate_refutes_a_wrong_optimum(monkeypatch, n_k, M, lam, change):
+    """Negative controls of the certificate itself: class_optimum's answer changed, one branch at a time."""
+    assert all_proved(th.certify_optimum("k", n_k, sum(IMB), M, *lam))
+    _patched(monkeypatch, "class_optimum", change)
+    assert not all_proved(th.certify_optimum("k", n_k, sum(IMB), M, *lam))
+
+
+@pytest.mark.parametrize("M,lam", [(2, 0.15), (2, 0.2)])
+def test_ce_certificate_jump_and_no_root(M, lam):
+    """K = n = 3, M = 2: at λ = 0.15 f' has roots but t = 0 wins (the jump); at λ = 0.2 f' > 0 everywhere."""
+    opt = th.ce_margin(3, 3, M, lam, lam)
+    assert opt["t"] == 0 and (opt["bracket"] is not None) == (lam == 0.15)
+    obligations = th.prove_dln_ce(th.dln_ce_formulas(3, 3, M, lam, lam), 3, 3, M, lam, lam)
+    assert all_proved(obligations), [o.describe() for o in obligations if not o.ok]
+
+
+def _t_zero(opt, *args):
+    return {**opt, "t": sp.Integer(0)}
+
+
+def _t_half(opt, *args):
+    return {**opt, "t": sp.Rational(1, 2)}
+
+
+def _t_root(opt, *args):
+    return {**opt, "t": opt["root"]}
+
+
+def _no_sign_change(opt, *args):
+    return {**opt, "t": sp.Integer(0), "bracket": None}
+
+
+@pytest.mark.parametrize("M,lam,change", [
+    (1, 0.15, _t_zero),             # t* = log(1/η − 2) = 0.615 in (0, 1): "t* = 0" claimed
+    (1, 0.2, _t_half),              # Kη >= 1, t* = 0: t = 1/2 claimed
+    (2, 0.01, _t_zero),             # the interior minimum wins: the jump claimed
+    (2, 0.15, _t_root),             # the jump wins: the interior minimum claimed
+    (2, 0.15, _no_sign_change),     # f' has roots: "no sign change" claimed
+])
+def test_ce_certificate_refutes_a_wrong_margin(monkeypatch, M, lam, change):
+    args = (3, 3, M, lam, lam)
+    assert all_proved(th.prove_dln_ce(th.dln_ce_formulas(*args), *args))
+    _patched(monkeypatch, "ce_margin", change)
+    assert not all_proved(th.prove_dln_ce(th.dln_ce_formulas(*args), *args))
+
+
+def _mp_root(fun, guess):
+    import mpmath
+    with mpmath.workdps(100):
+        return mpmath.findroot(fun, mpmath.mpf(guess))
+
+
+def test_brackets_hold_the_root_to_1e_40():
+    """Each certified bracket (the MSE root of P, the CE root of f', the CE peak of h) has relative
+    half-width <= 10⁻⁴⁰ and contains the root found independently: mpmath's Newton at 100 digits from a
+    float64 root (numpy's polynomial roots; scipy's brentq)."""
+    import mpmath
+    from scipy.optimize import brentq
+
+    def check(bracket, root):
+        lo, hi = bracket
+        assert (hi - lo) / (hi + lo) <= sp.Rational(1, 10**40)
+        assert mpmath.mpf(lo.p) / lo.q < root < mpmath.mpf(hi.p) / hi.q
+
+    # MSE, M = 2, n = 8: P(t) = t⁴ − √8 t + N c, c = (λ_H λ_W²)^(1/3) = 0.03 at λ_W = λ_H = 0.03
+    opt = th.class_optimum(8, 15, 2, 0.03, 0.03)
+    guess = max(r.real for r in np.roots([1, 0, 0, -8**0.5, 15 * 0.03]) if abs(r.imag) < 1e-9)
+    with mpmath.workdps(100):
+        Nc = 15 * mpmath.mpf(3) / 100
+        check(opt["bracket"], _mp_root(lambda t: t**4 - mpmath.sqrt(8) * t + Nc, guess))
+        # CE, K = n = 3, M = 2, λ = 0.01: f'(t) = −2e^{−t}/(1 + 2e^{−t}) + 2c·3^(1/3) t^(−1/3), c = 0.01
+        A = mpmath.mpf(1) / 100 * mpmath.cbrt(3)
+        df = lambda t: A * t ** (-mpmath.mpf(1) / 3) - mpmath.exp(-t) / (1 + 2 * mpmath.exp(-t))  # noqa: E731
+        guess = brentq(lambda t: 0.01 * 3 ** (1 / 3) * t ** (-1 / 3) - np.exp(-t) / (1 + 2 * np.exp(-t)), 1.0, 20.0)
+        check(th.ce_margin(3, 3, 2, 0.01, 0.01)["bracket"], _mp_root(df, guess))
+        # the peak of h(s) = s^(1/3) e^{−s}/(1 + 2e^{−s}): 1/(3s) = 1/(1 + 2e^{−s})
+        guess = brentq(lambda s: 1 / (3 * s) - 1 / (1 + 2 * np.exp(-s)), 1 / 3, 1.0)
+        check(th._ce_peak_bracket(3, 3), _mp_root(lambda s: 1 / (3 * s) - 1 / (1 + 2 * mpmath.exp(-s)), guess))

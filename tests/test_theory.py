@@ -76,3 +76,42 @@ def test_obligations_are_three_valued():
     assert zero("z", sp.Integer(1)).proved is False
     assert positive("p", x).proved is None          # undecided is not proved
     assert not all_proved([])
+
+
+def test_symbolic_K_covers_exactly_the_integers_from_2():
+    """K = m + 1 with m a positive integer: K − 1 is m itself, so K runs over 2, 3, 4, … and the
+    symbolic proofs cover every K >= 2 (K = 2 included), and nothing below it."""
+    K, m = th.K_SYMBOLIC, th.m_sym
+    assert m.is_integer and m.is_positive
+    assert sp.expand(K - 1 - m) == 0
+    assert K.subs(m, 1) == 2 and (K - 2).is_nonnegative is True
+
+
+@pytest.mark.parametrize("K", [3, 5])
+def test_max_min_dimension_boundary(K):
+    """The rank-(K−1) Gram fits in d = K − 1 (the smallest valid d), not in d = K − 2."""
+    f = th.max_min_formulas(K)
+    assert all_proved(th.prove_max_min(f, K, d=K - 1))
+    assert not all_proved(th.prove_max_min(f, K, d=K - 2))
+
+
+@pytest.mark.parametrize("K", [2, 4, 7])
+def test_orthogonal_frame_dimension_boundary(K):
+    """K orthonormal vectors fit in d = K (the smallest valid d), not in d = K − 1."""
+    f = th.orthogonal_frame_formulas(K)
+    assert all_proved(th.prove_orthogonal_frame(f, K, d=K))
+    assert not all_proved(th.prove_orthogonal_frame(f, K, d=K - 1))
+
+
+@pytest.mark.parametrize("K,d", [(2, 2), (3, 2), (4, 3), (4, 6), (4, 2), (5, 2), (6, 2), (9, 2),
+                                 (5, 3), (6, 3), (8, 4)])
+def test_spherical_code_witness_attains_the_closed_form(K, d):
+    """Every regime's witness (not only the cross-polytope's, which the proof uses): K exact unit
+    columns in R^d whose largest pairwise cosine, evaluated to 40 digits from the coordinates,
+    is the closed form."""
+    X = th.spherical_code_witness(K, d)
+    assert X.shape == (d, K)
+    G = X.T * X
+    assert all(sp.simplify(G[i, i] - 1) == 0 for i in range(K))
+    largest = max(sp.N(G[i, j], 40) for i in range(K) for j in range(K) if i != j)
+    assert abs(largest - sp.N(th.spherical_code_formulas(K, d)["max_cos"], 40)) < 1e-30

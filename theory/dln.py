@@ -30,15 +30,24 @@ def scalar_objective(n_k, N, L, c, a):
     return (a - sp.sqrt(n_k)) ** 2 / (2 * N) + sp.Rational(L, 2) * c * a ** sp.Rational(2, L)
 
 
+#: Relative half-width of the exact rational brackets that certify a root (10⁻⁴⁰).
+BRACKET = sp.Rational(1, 10**40)
+
+
+def _bracket(root) -> tuple[sp.Rational, sp.Rational]:
+    """The exact rational bracket r(1 − 10⁻⁴⁰), r(1 + 10⁻⁴⁰) around a positive root computed to 60 digits
+    (r: its decimal digits as a rational); the certificates check the sign change at both ends."""
+    r = sp.Rational(str(root))
+    return r * (1 - BRACKET), r * (1 + BRACKET)
+
+
 def _largest_root_bracket(n_k, N, L, c):
     """A rational bracket (lo, hi) around the larger positive root of P, or None if there is none."""
     P = sp.Poly(_t ** (2 * L - 2) - sp.sqrt(n_k) * _t ** (L - 2) + N * c, _t)
     roots = [r for r in P.nroots(n=60, maxsteps=200) if abs(sp.im(r)) < 1e-40 and sp.re(r) > 0]
     if not roots:
         return None
-    r = sp.Rational(str(max(sp.re(x) for x in roots)))
-    h = r * sp.Rational(1, 10**40)
-    return r - h, r + h
+    return _bracket(max(sp.re(x) for x in roots))
 
 
 def class_optimum(n_k, N, M, lam_W, lam_H) -> dict:
@@ -49,14 +58,14 @@ def class_optimum(n_k, N, M, lam_W, lam_H) -> dict:
     g = lambda a: scalar_objective(n_k, N, L, c, a)  # noqa: E731
     if M == 1:
         a = sp.Max(sp.sqrt(n_k) - N * c, 0)
-        return {"a": sp.simplify(a), "c": c, "L": L, "bracket": None, "g0": g(0)}
+        return {"a": sp.simplify(a), "c": c, "L": L, "bracket": None}
     br = _largest_root_bracket(n_k, N, L, c)
     if br is None:
-        return {"a": sp.Integer(0), "c": c, "L": L, "bracket": None, "g0": g(0)}
+        return {"a": sp.Integer(0), "c": c, "L": L, "bracket": None}
     t_mid = (br[0] + br[1]) / 2
     a_root = t_mid**L
     a = a_root if sp.N(g(0) - g(a_root), 50) > 0 else sp.Integer(0)
-    return {"a": a, "c": c, "L": L, "bracket": br, "g0": g(0), "a_root": a_root}
+    return {"a": a, "c": c, "L": L, "bracket": br, "a_root": a_root}
 
 
 def dln_formulas(counts, M, lam_W, lam_H) -> dict[str, sp.Expr]:
@@ -106,7 +115,7 @@ def prove_dln(f, counts, M, lam_W, lam_H) -> list[Obligation]:
 
 
 def _min_point(n_k, L):
-    """argmin over t > 0 of P(t) − Nc (where P' = 0): t^L = √n_k (L−2)/(2L−2)."""
+    """argmin over t > 0 of P(t) − Nc (where P' = 0): t^L = √n_k (L−2)/(2L−2), exact."""
     return (sp.sqrt(n_k) * sp.Rational(L - 2, 2 * L - 2)) ** sp.Rational(1, L)
 
 
@@ -193,14 +202,24 @@ def certify_optimum(label: str, n_k, N, M, lam_W, lam_H) -> list[Obligation]:
                             sp.simplify(c - sp.sqrt(nn) / N)), convex]
     P = _t ** (2 * L - 2) - sp.sqrt(nn) * _t ** (L - 2) + N * c
     if opt["bracket"] is None:
-        return [positive(f"{label}: P > 0 at its minimum over t > 0: no interior stationary point, a = 0",
-                         P.subs(_t, sp.nsimplify(sp.N(_min_point(nn, L), 60), rational=True)))]
+        # P'(t) = t^(L-3) ((2L-2) t^L - sqrt(n)(L-2)) changes sign once, at t_min: P(t_min) is P's minimum on t > 0
+        t_min = _min_point(nn, L)
+        return [zero(f"{label}: P'(t_min) = 0, t_min^L = sqrt(n)(L-2)/(2L-2) (P's only stationary point, its minimum)",
+                     sp.simplify(sp.diff(P, _t).subs(_t, t_min))),
+                positive(f"{label}: P(t_min) > 0: P has no positive root, g no interior stationary point, a = 0",
+                         P.subs(_t, t_min)),
+                zero(f"{label}: a = 0", a)]
     lo, hi = opt["bracket"]
-    better = opt["g0"] - g(opt["a_root"])
-    return [positive(f"{label}: P(t_lo) < 0 (the larger root, bracketed)", -P.subs(_t, lo)),
-            positive(f"{label}: P(t_hi) > 0", P.subs(_t, hi)),
-            positive(f"{label}: the interior minimum beats a = 0", better) if a != 0
-            else positive(f"{label}: a = 0 beats the interior minimum (the jump)", -better)]
+    t_root = opt["a_root"] ** sp.Rational(1, L)          # the interior candidate a_root = t_root^L
+    better = g(0) - g(opt["a_root"])
+    out = [positive(f"{label}: P(t_lo) < 0 (the larger root, bracketed)", -P.subs(_t, lo)),
+           positive(f"{label}: P(t_hi) > 0", P.subs(_t, hi)),
+           positive(f"{label}: the interior candidate's t = a_root^(1/L) > t_lo", t_root - lo),
+           positive(f"{label}: the interior candidate's t < t_hi", hi - t_root)]
+    if a != 0:
+        return out + [zero(f"{label}: a = the interior candidate", a - opt["a_root"]),
+                      positive(f"{label}: the interior minimum beats a = 0", better)]
+    return out + [positive(f"{label}: a = 0 beats the interior minimum (the jump)", -better)]
 
 
 # --------------------------------------------------------------------------- dln.ce.balanced
@@ -232,11 +251,19 @@ def ce_margin(K, n, M, lam_W, lam_H) -> dict:
     signs = [(a, b) for a, b, ga, gb in zip(grid, grid[1:], values, values[1:]) if ga < 0 <= gb]
     if not signs:
         return {"t": sp.Integer(0), "bracket": None, "f": f}
-    root = sp.nsolve(df, _tt, signs[-1], solver="anderson", prec=60)
-    r = sp.Rational(str(sp.Float(root, 55)))
-    lo, hi = r * (1 - sp.Rational(1, 10**40)), r * (1 + sp.Rational(1, 10**40))
+    lo, hi = _bracket(sp.nsolve(df, _tt, signs[-1], solver="anderson", prec=60))
+    r = (lo + hi) / 2
     better = sp.N(f.subs(_tt, 0) - f.subs(_tt, r), 50) > 0
     return {"t": r if better else sp.Integer(0), "bracket": (lo, hi), "root": r, "f": f}
+
+
+def _ce_peak_bracket(K, L):
+    """M >= 2: a rational bracket around the maximizer s* of h(s) = s^α e^{−s}/(1 + (K−1)e^{−s}),
+    α = (L−2)/L, the root of (log h)'(s) = α/s − 1/(1 + (K−1)e^{−s}); (log h)' decreases (log h is
+    concave), from > 0 at s = α to < 0 at s = Kα (1 + (K−1)e^{−Kα} < K)."""
+    alpha, s = sp.Rational(L - 2, L), sp.Symbol("s", positive=True)
+    dlogh = alpha / s - 1 / (1 + (K - 1) * sp.exp(-s))
+    return _bracket(sp.nsolve(dlogh, s, (alpha, K * alpha), solver="anderson", prec=60))
 
 
 def dln_ce_formulas(K, n, M, lam_W, lam_H) -> dict[str, sp.Expr]:
@@ -278,10 +305,28 @@ def prove_dln_ce(f, K, n, M, lam_W, lam_H) -> list[Obligation]:
             gap = fo.subs(_tt, 0) - fo.subs(_tt, opt["root"])
             obligations += [positive("f'(t_lo) < 0 (the larger root, bracketed)", -df.subs(_tt, lo)),
                             positive("f'(t_hi) > 0", df.subs(_tt, hi)),
-                            positive("the interior minimum beats t = 0", gap) if t != 0
-                            else positive("t = 0 beats the interior minimum (the jump)", -gap)]
+                            positive("the interior candidate lies in the bracket: root > t_lo", opt["root"] - lo),
+                            positive("root < t_hi", hi - opt["root"])]
+            obligations += ([zero("t* = the interior candidate", t - opt["root"]),
+                             positive("the interior minimum beats t = 0", gap)] if t != 0
+                            else [positive("t = 0 beats the interior minimum (the jump)", -gap)])
         else:
-            obligations.append(positive("no sign change of f' found: t* = 0 (f'(0+) = +oo)", sp.Integer(1)))
+            # f'(t) = (K-1) (A t^(2/L-1) - e^-t/(1+(K-1)e^-t)), A = c n^(1/L): f' > 0 on t > 0 iff A > max h,
+            # h(t) = t^a e^-t/(1+(K-1)e^-t); its maximizer s* lies in [s_lo, s_hi] (log h concave, its
+            # derivative + at s_lo and - at s_hi), where h(s*) <= s_hi^a e^-s_lo / (1+(K-1)e^-s_hi)
+            c = (lh * lw**M) ** sp.Rational(1, L)
+            A = c * sp.Integer(n) ** sp.Rational(1, L)
+            h = lambda v: v ** a / (sp.exp(v) + K - 1)  # noqa: E731
+            s_lo, s_hi = _ce_peak_bracket(K, L)
+            dlogh = sp.diff(logh, s_)
+            obligations += [
+                zero("f' = (K-1)(A t^(2/L-1) - h(t)/t^a), A = c n^(1/L)",
+                     sp.simplify(df - (K - 1) * (A * _tt ** (sp.Rational(2, L) - 1) - h(_tt) / _tt**a))),
+                positive("(log h)'(s_lo) > 0", dlogh.subs(s_, s_lo)),
+                positive("(log h)'(s_hi) < 0: the maximizer of h is in [s_lo, s_hi]", -dlogh.subs(s_, s_hi)),
+                positive("no sign change: A > s_hi^a e^-s_lo/(1+(K-1)e^-s_hi) >= max h, so f' > 0 and t* = 0",
+                         A - s_hi**a / (sp.exp(s_lo) + (K - 1) * sp.exp(s_lo - s_hi))),
+                zero("t* = 0", t)]
     u = ((t * sp.sqrt(n)) ** 2 * lh * lw**M) ** sp.Rational(1, L)
     obligations += [
         zero("loss = f(t*)", sp.simplify(f["loss"] - fo.subs(_tt, t))),
