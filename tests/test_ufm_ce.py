@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from collapsekit import registry
 from collapsekit.claim import ParameterError
@@ -69,6 +70,31 @@ def test_perturbed_proof_is_refuted_for_symbolic_parameters():
     assert all(o.proved is True for o in good)
     bad = claim.negative_controls[0].perturb(ps, th.balanced_formulas(ps))
     assert not all(o.proved is True for o in th.prove_balanced(ps, bad))
+
+
+def test_symbolic_parametrization_covers_each_side_of_the_threshold():
+    """The general proofs cover a whole side of Kη = 1 only if, with η = √(nλ_Wλ_H) recomputed
+    from the symbolic parameters, Kη runs monotonically over all of (0, 1) on the nonzero branch
+    (s > 0: limits 1 at s → 0 and 0 at s → ∞) and over all of [1, ∞) on the zero branch
+    (s >= 0: value 1 at s = 0, limit ∞)."""
+    for nonzero, at_zero, at_infinity, slope_sign in ((True, 1, 0, -1), (False, 1, sp.oo, 1)):
+        ps = th.symbolic_params(nonzero)
+        K, _, _, _, eta = th.params(ps)
+        (s,) = (eta * K).free_symbols - K.free_symbols
+        k_eta = sp.simplify(K * eta)
+        assert sp.limit(k_eta, s, 0, "+") == at_zero and sp.limit(k_eta, s, sp.oo) == at_infinity, (nonzero, k_eta)
+        assert (slope_sign * sp.diff(k_eta, s)).is_positive, (nonzero, k_eta)
+        assert th.nonzero_branch(ps) is nonzero
+
+
+def test_threshold_is_decided_exactly_on_both_sides():
+    """K = 4, n = 1, λ_W = 1/4: Kη = 1 at λ_H = 1/4 exactly (the zero branch, f* = log K), and the
+    nearest decimals on either side fall on their own side."""
+    p = {"K": 4, "n": 1, "lambda_W": 0.25}
+    assert not th.nonzero_branch({**p, "lambda_H": 0.25})
+    assert th.balanced_formulas({**p, "lambda_H": 0.25})["loss"] == sp.log(4)
+    assert th.nonzero_branch({**p, "lambda_H": 0.2499999})
+    assert not th.nonzero_branch({**p, "lambda_H": 0.2500001})
 
 
 def test_landscape_random_starts_all_reach_f_star():

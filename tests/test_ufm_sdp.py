@@ -47,6 +47,7 @@ def test_layer_peeled_certificate(K, E_W, E_H):
     q = num.measure_layer_peeled(cert.gram, K)
     assert np.allclose(q["w_cos"], -1 / (K - 1), rtol=1e-9)
     assert np.allclose(q["h_w_ratio"], math.sqrt(E_H / E_W), rtol=1e-9)
+    assert q["gram_rank"] == K - 1                       # the default rank tolerance
 
 
 def test_layer_peeled_scs_agrees():
@@ -63,6 +64,7 @@ def test_max_margin_certificate(K, n, solver):
     assert -1e-13 <= cert.gap < 1e-9, cert.gap
     assert cert.lower <= math.sqrt(n) * (K - 1) * (1 + 1e-13) and math.sqrt(n) * (K - 1) <= cert.upper * (1 + 1e-13)
     assert num.numerical_rank_psd(cert.gram, 1e-6) == K - 1
+    assert num.measure_max_margin(cert.gram, K, n)["gram_rank"] == K - 1      # the default rank tolerance
     lam = cert.multipliers["lambda"]
     assert lam.size == K * n * (K - 1)
     assert np.allclose(lam, lam.mean(), rtol=1e-6)      # every constraint carries the same multiplier
@@ -99,6 +101,105 @@ def test_max_margin_lower_bound_holds_for_every_feasible_point():
         W, H = W / math.sqrt(margins.min()), H / math.sqrt(margins.min())   # feasible: min margin 1
         lam = rng.uniform(0, 1, size=ry.size)
         assert num.max_margin_lower_bound(lam, K, n) <= 0.5 * (np.sum(W * W) + np.sum(H * H)) + 1e-12
+
+
+# --------------------------------------------------------------------------- closed forms, by brute force
+def _softmax_columns(Z: np.ndarray) -> np.ndarray:
+    """Column softmax one entry at a time (math.exp; an entry below the float range is 0)."""
+    K = Z.shape[0]
+    P = np.empty_like(Z)
+    for k in range(K):
+        top = max(Z[:, k])
+        e = [math.exp(Z[j, k] - top) for j in range(K)]
+        P[:, k] = [x / sum(e) for x in e]
+    return P
+
+
+def _brute_layer_peeled_loss(Z: np.ndarray) -> float:
+    """(1/K) Σ_k (log Σ_j e^{Z[j,k]} − Z[k,k]), column by column."""
+    K = Z.shape[0]
+    out = 0.0
+    for k in range(K):
+        top = max(Z[:, k])
+        out += top + math.log(sum(math.exp(Z[j, k] - top) for j in range(K))) - Z[k, k]
+    return out / K
+
+
+def _spectral_norm(A: np.ndarray) -> float:
+    return math.sqrt(max(np.linalg.eigvalsh(A.T @ A)))
+
+
+def test_psd_parts_of_a_known_spectrum():
+    """Eigenvalues 3, 1, −2, 1/2 in a random orthonormal basis, plus an antisymmetric part that
+    the symmetrization must remove: the PSD part drops −2, the rank-2 part keeps 3 and 1."""
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((4, 4)))[0]
+    lam = np.array([3.0, 1.0, -2.0, 0.5])
+    A = rng.standard_normal((4, 4))
+    X = (Q * lam) @ Q.T + (A - A.T)
+    psd, top, violation = num._psd_parts(X, 2)
+    assert np.allclose(psd, (Q * np.clip(lam, 0, None)) @ Q.T, atol=1e-12)
+    assert np.allclose(top, (Q * np.array([3.0, 1.0, 0.0, 0.0])) @ Q.T, atol=1e-12)
+    assert violation == pytest.approx(2.0, rel=1e-12)
+    assert num._psd_parts(psd, 3)[2] < 1e-12                  # a PSD matrix violates nothing
+
+
+def test_layer_peeled_objective_and_gradient_by_brute_force():
+    """Objective column by column on non-symmetric logits (at the optimum Z is symmetric, which would
+    hide a row/column mix-up); gradients by central differences of that brute-force loss."""
+    rng = np.random.default_rng(5)
+    K, r = 3, 2
+    W, H = rng.standard_normal((K, r)), rng.standard_normal((K, r))
+    Z = W @ H.T
+    assert num.layer_peeled_objective(Z) == pytest.approx(_brute_layer_peeled_loss(Z), rel=1e-14)
+    f, gW, gH = num._layer_peeled_grad(W, H)
+    assert f == pytest.approx(_brute_layer_peeled_loss(Z), rel=1e-14)
+    h = 1e-6
+    for M, g, which in ((W, gW, "W"), (H, gH, "H")):
+        fd = np.empty_like(M)
+        for idx in np.ndindex(M.shape):
+            E = np.zeros_like(M)
+            E[idx] = h
+            Zp = (W + E) @ H.T if which == "W" else W @ (H + E).T
+            Zm = (W - E) @ H.T if which == "W" else W @ (H - E).T
+            fd[idx] = (_brute_layer_peeled_loss(Zp) - _brute_layer_peeled_loss(Zm)) / (2 * h)
+        assert np.max(np.abs(g - fd)) < 1e-8, (which, np.max(np.abs(g - fd)))
+
+
+def test_layer_peeled_lower_bound_by_brute_force():
+    """(1/K) Σ_k Ent(p_k) − ‖P − I‖_op √(E_W E_H), with 0·log 0 = 0: on random logits, and on
+    logits whose softmax underflows to exact 0s (P = I: entropy 0, bound 0)."""
+    rng = np.random.default_rng(6)
+    K, E_W, E_H = 3, 0.5, 2.0
+    Z = rng.standard_normal((K, K)) * 2
+    Z[1:, 0] = -1000.0                                   # column 0: softmax exactly e_0
+    for logits in (Z, 1000.0 * np.eye(K)):
+        P = _softmax_columns(logits)
+        ent = -sum(p * math.log(p) for p in P.ravel() if p > 0) / K
+        ref = ent - _spectral_norm(P - np.eye(K)) * math.sqrt(E_W * E_H)
+        assert num.layer_peeled_lower_bound(logits, E_W, E_H) == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    assert num.layer_peeled_lower_bound(1000.0 * np.eye(K), E_W, E_H) == 0.0
+
+
+def test_max_margin_lower_bound_by_brute_force():
+    """Σ λ₊ / ‖Λ(λ₊)‖_op with Λ built constraint by constraint; negative multipliers are clipped
+    to 0; the bound does not change when λ is scaled (also below ‖Λ‖_op = 1); λ = 0 bounds nothing."""
+    rng = np.random.default_rng(8)
+    K, n = 3, 2
+    lam = rng.uniform(-0.5, 1.0, size=K * n * (K - 1))
+    plus = np.clip(lam, 0, None)
+    Lam, c = np.zeros((K, K * n)), 0
+    for i in range(K * n):                               # samples class by class
+        for j in range(K):
+            if j != i // n:
+                Lam[i // n, i] += plus[c]
+                Lam[j, i] -= plus[c]
+                c += 1
+    ref = plus.sum() / _spectral_norm(Lam)
+    assert num.max_margin_lower_bound(lam, K, n) == pytest.approx(ref, rel=1e-12)
+    assert _spectral_norm(Lam * 1e-3) < 1
+    assert num.max_margin_lower_bound(lam * 1e-3, K, n) == pytest.approx(ref, rel=1e-12)
+    assert num.max_margin_lower_bound(np.zeros(K * n * (K - 1)), K, n) == -np.inf
 
 
 # --------------------------------------------------------------------------- parameters
@@ -148,6 +249,33 @@ def test_controls_are_rejected_by_the_observations():
             for nc in claim.negative_controls:
                 err = compare(obs.values, evaluate(nc.perturb(p, dict(formulas))), claim.zero_scale)[0]
                 assert err > 100 * tol, (claim_id, kind, nc.name, err)
+
+
+@pytest.mark.parametrize("claim_id", [LP, MM])
+def test_dimension_obligation_at_its_boundary(claim_id):
+    """The proofs' own d >= K − 1 obligation (validate() never lets a smaller d through): proved at
+    the smallest fitting d = K − 1, refuted at d = K − 2."""
+    claim = registry.get(claim_id)
+    p = claim.resolve({"K": 4, "n": 1})
+    formulas = claim.formulas(p)
+    for d, fits in ((3, True), (2, False)):
+        (ob,) = [o for o in claim.prove({**p, "d": d}, formulas) if o.name == "rank K − 1 fits in d dimensions"]
+        assert ob.proved is fits, ob.describe()
+
+
+@pytest.mark.parametrize("K,n,explicit", [(2, 30, True), (2, 31, False), (61, 1, False)])
+def test_max_margin_proof_steps(K, n, explicit):
+    """Weak duality (the dual value) is always part of the proof; the explicit K×N dual matrix is
+    built up to N = EXPLICIT_N_MAX = 60 and not beyond (N = 62 with n > 1, and N = 61); every
+    identity proved shows an expression that is 0."""
+    obligations = th.prove_max_margin(th.max_margin_formulas(K, n), K, n)
+    names = [o.name for o in obligations]
+    assert all(o.proved is True for o in obligations), [o.describe() for o in obligations if not o.ok]
+    assert sum(name.startswith("dual value N(K−1)λ = value") for name in names) == 1
+    assert ("Λ = λK(I − J/K)Y (explicit)" in names) is explicit
+    for o in obligations:
+        if o.relation == "== 0" and not o.expr.free_symbols:
+            assert abs(sp.N(o.expr, 30)) < 1e-25, o.describe()
 
 
 def test_counterexample_refutes_only_false_identities():

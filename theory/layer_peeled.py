@@ -195,13 +195,22 @@ def prove_layer_peeled(formulas: dict[str, sp.Expr], K, E_W, E_H, d=None) -> lis
 @lru_cache(maxsize=None)
 def reduction_obligations(K) -> tuple[Obligation, ...]:
     """1-D reduction: on the ETF family with ‖w_k‖² = x, ‖h_k‖² = y, h ∝ w, the loss is
-    φ = log(1 + (K−1)exp(−(K/(K−1))√(xy))); it strictly decreases in x and in y (so
-    both budgets are spent) and is convex in the margin."""
+    φ = log(1 + (K−1)exp(−(K/(K−1))√(xy))) (proved: the CE of that family, computed in the IJ
+    algebra and through the softmax); it strictly decreases in x and in y (so both budgets are
+    spent) and is convex in the margin (ψ(t) = log(1 + (K−1)e^{−t}), proved the CE at margin t)."""
     K = sp.sympify(K)
     x, y, t = sp.symbols("x y t", positive=True)
     phi = sp.log(1 + (K - 1) * sp.exp(-K / (K - 1) * sp.sqrt(x * y)))
     psi = sp.log(1 + (K - 1) * sp.exp(-t))
+    # The family itself, in the IJ algebra: WWᵀ = x·K/(K−1)·(I − J/K), h_k = √(y/x)·w_k; its
+    # logit margin, and the CE −log(softmax on the own class) of a column with that margin.
+    family = centering(K).scale(x * K / (K - 1)).scale(sp.sqrt(y / x))
+    family_margin = family.diagonal - family.off_diagonal
+    own_class = softmax_probabilities(family_margin, K)[0]
     return (
+        _zero("φ(x, y) = CE of the family, −log p_own(z_kk − z_jk)", phi + sp.log(own_class)),
+        _zero("ψ(t) = CE of a logit column with margin t, −log p_own(t)",
+              psi + sp.log(softmax_probabilities(t, K)[0])),
         positive("−∂φ/∂x > 0 (more classifier budget lowers the loss)", -sp.diff(phi, x)),
         positive("−∂φ/∂y > 0 (more feature budget lowers the loss)", -sp.diff(phi, y)),
         positive("φ is convex in the margin t", sp.diff(psi, t, 2)),
