@@ -4,13 +4,55 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from collapsekit.claim import Context, ParameterError
 from collapsekit.claims.minority_collapse import MinorityCollapse, threshold
 from numerics import minority_collapse as num
 from simulations import minority_collapse as sim
+from theory import minority_collapse as th
 
 K_A, K_B, E_W, E_H = 2, 2, 1.0, 2.0
+
+
+@pytest.mark.parametrize("k_a,k_b", [(2, 2), (1, 2)])
+def test_balanced_branch_symbolic(k_a, k_b):
+    """R = 1 (the mutation runs' defaults have R = 1000): both minority cosines are the simplex-ETF
+    cosine −1/(K−1), the balanced proof holds, and a minority cosine other than the ETF's is refuted."""
+    one, etf = sp.Integer(1), sp.Rational(-1, k_a + k_b - 1)
+    f = th.formulas(k_a, k_b, one, one, 2 * one)
+    assert f["minority_cos"] == etf and f["minority_h_cos"] == etf and f["w_cos"] == etf
+    assert all(o.ok for o in th.prove(f, k_a, k_b, one, one, 2 * one))
+    for name in ("minority_cos", "minority_h_cos"):
+        assert not all(o.ok for o in th.prove({**f, name: sp.Integer(1)}, k_a, k_b, one, one, 2 * one)), name
+
+
+def test_class_weights_are_sample_fractions():
+    """ω_k = n_k/N from explicit sample counts: n_B = 3, n_A = R n_B = 12 (R = 4)."""
+    for k_a, k_b in ((2, 2), (1, 3), (3, 1)):
+        n = np.array([12.0] * k_a + [3.0] * k_b)
+        assert np.allclose(num.class_weights(k_a, k_b, 4.0), n / n.sum(), rtol=1e-15, atol=0)
+    assert np.allclose(num.class_weights(2, 2, 1.0), 0.25, rtol=1e-15, atol=0)
+
+
+def test_lower_bound_tight_at_the_etf_and_valid_elsewhere():
+    """The weak-duality bound at R = 1: equal to the loss at the simplex ETF with both budgets active
+    (the optimum: loss log(1 + (K−1)e^{−m}), margin m = K/(K−1)·√(E_W E_H)), below that optimum at
+    random feasible points, and exactly 0 where the softmax underflows to the identity (0·log 0 = 0)."""
+    K = K_A + K_B
+    omega = num.class_weights(K_A, K_B, 1.0)
+    M = np.eye(K) - 1.0 / K                                   # simplex ETF directions, ‖m_k‖² = (K−1)/K
+    W = np.sqrt(E_W * K / (K - 1)) * M
+    H = np.sqrt(E_H * K / (K - 1)) * M
+    best = np.log1p((K - 1) * np.exp(-K / (K - 1) * np.sqrt(E_W * E_H)))
+    assert num.objective(W @ H.T, omega) == pytest.approx(best, rel=1e-14)
+    assert num.lower_bound(W @ H.T, omega, E_W, E_H) == pytest.approx(best, rel=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        U, V = rng.standard_normal((K, K)), rng.standard_normal((K, K))
+        Z = np.sqrt(K * E_W) * U / np.linalg.norm(U) @ (np.sqrt(K * E_H) * V / np.linalg.norm(V)).T
+        assert num.lower_bound(Z, omega, E_W, E_H) <= best + 1e-12 <= num.objective(Z, omega) + 1e-12
+    assert num.lower_bound(1000.0 * np.eye(K), omega, E_W, E_H) == 0.0
 
 
 def _pg_cos(R, seed=0):

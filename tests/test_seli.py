@@ -30,11 +30,76 @@ def test_balanced_is_etf(K, n):
     assert f["value"] == pytest.approx((K - 1) * np.sqrt(n), rel=1e-14)
 
 
+def test_gram_matrix_guard():
+    """The smallest valid input, two classes of one sample, gives P diag(1, 1) P = P = I − J/2; one
+    class, or a class without samples, is refused, naming ``counts``."""
+    half = sp.Rational(1, 2)
+    assert th.gram_matrix((1, 1)) == sp.Matrix([[half, -half], [-half, half]])
+    for bad in ((3,), (2, 0)):
+        with pytest.raises(ValueError, match="counts"):
+            th.gram_matrix(bad)
+
+
+def test_formula_names():
+    """One prediction per class (w_sq, h_sq, wh_ratio) and per unordered pair of classes (w_cos, h_cos),
+    numbered from 1, and nothing else besides value, margin and h_within."""
+    K = 4
+    names = {"value", "margin", "h_within"}
+    names |= {f"{q}_{k}" for q in ("w_sq", "h_sq", "wh_ratio") for k in range(1, K + 1)}
+    names |= {f"{q}_{a}_{b}" for q in ("w_cos", "h_cos") for a in range(1, K + 1) for b in range(a + 1, K + 1)}
+    assert set(th.seli_formulas((5, 5, 1, 1))) == names
+
+
+def test_proof_names_every_margin_class_and_pair():
+    """The proof states each fact once: the margin of every ordered pair of classes, S_kk > 0 for every
+    class and a positive dual multiplier for every unordered pair (here K = 3, three sizes: 60 digits)."""
+    counts, K = (4, 2, 1), 3
+    text = "\n".join(o.name for o in th.prove_seli(th.seli_formulas(counts), counts))
+    pairs = [(a, b) for a in range(1, K + 1) for b in range(1, K + 1) if a != b]
+    for a, b in pairs:
+        assert text.count(f"margin of class {a} vs {b} in") == 1, (a, b)
+        if a < b:
+            assert text.count(f"μ = −B_{a}{b} > 0") == 1, (a, b)
+    for k in range(1, K + 1):
+        assert text.count(f"S_{k}{k} > 0") == 1, k
+
+
+def test_high_precision_route_refutes_wrong_formulas():
+    """On the 60-digit route (three class sizes) a formula off by 1e-40 is refuted, and so is every
+    negative control: the route decides, it does not only compute."""
+    counts = (4, 2, 1)
+    c = claim_mod.SELI()
+    p = c.resolve({"n": "4,2,1"})
+    f = th.seli_formulas(counts)
+    assert all(o.ok for o in th.prove_seli(f, counts))
+    for name in ("value", "w_cos_2_3", "h_sq_3"):
+        assert not all(o.ok for o in th.prove_seli({**f, name: f[name] + sp.Float("1e-40", 60)}, counts)), name
+    for nc in c.negative_controls:
+        assert not all(o.ok for o in th.prove_seli(nc.perturb(p, f), counts)), nc.name
+
+
 def test_exact_and_high_precision_agree():
+    """The 60-digit route (Sylvester) agrees with the exact one to 58 digits (entries of S, B are O(1);
+    observed differences ~3e-62, the rounding to 60 digits)."""
     S, B, exact = th.seli_roots((5, 5, 1, 1))
     S2, B2, exact2 = th.seli_roots((5, 5, 1, 1), allow_exact=False)
     assert exact and not exact2
-    assert max(abs(float(x)) for x in (S - S2)) < 1e-50 and max(abs(float(x)) for x in (B - B2)) < 1e-50
+    assert max(abs(float(x)) for x in (S - S2)) < 1e-58 and max(abs(float(x)) for x in (B - B2)) < 1e-58
+
+
+@pytest.mark.parametrize("error", ["NotImplementedError", "MatrixError"])
+def test_exact_route_failure_falls_back_to_60_digits(monkeypatch, error):
+    """When sympy's eigenvectors fail, the exact route gives way to the 60-digit one (same S, B)."""
+    exc = th.MatrixError if error == "MatrixError" else NotImplementedError
+
+    def fail(self, *args, **kwargs):
+        raise exc("eigenvects unavailable")
+
+    S, B, _ = th._compute_roots((2, 1))
+    monkeypatch.setattr(sp.MutableDenseMatrix, "eigenvects", fail)
+    S2, B2, exact = th._compute_roots((2, 1))
+    assert not exact
+    assert max(abs(float(x)) for x in (S - S2)) < 1e-58 and max(abs(float(x)) for x in (B - B2)) < 1e-58
 
 
 def test_three_sizes_proved_numerically():
@@ -69,6 +134,32 @@ def test_factorization_attains_nuclear_norm():
     W, H = ns.factor(Zhat)
     assert np.allclose(W @ H, Zhat, atol=1e-13)
     assert 0.5 * (np.sum(W * W) + np.sum(H * H)) == pytest.approx(np.linalg.svd(Zhat, compute_uv=False).sum())
+
+
+def test_factor_rank_is_relative_to_the_largest_singular_value():
+    """rank = #{σ > 1e-7·σ_1}: 3e-7 is kept and 1e-7 dropped next to σ_1 = 2, at any overall scale."""
+    for scale in (1e-6, 1.0, 1e6):
+        Z = scale * np.diag([2.0, 3e-7, 1e-7])
+        W, H = ns.factor(Z)
+        assert W.shape == (3, 2) and H.shape == (2, 3), scale
+        assert np.allclose(W @ H, scale * np.diag([2.0, 3e-7, 0.0]), rtol=0, atol=1e-12 * scale)
+
+
+def test_measure_value_names_and_within_class_spread():
+    """measure(): the value ½(‖W‖² + ‖H‖²) of the balanced factors of Ẑ is ‖Ẑ‖_* = √5 + √3 + 1 (the
+    spectrum of PDP is 5, 3, 1, 0); one cosine per pair of classes; and a known within-class spread:
+    features (±1, ±δ) around class means (±1, 0) give Σ‖h − h̄‖²/Σ‖h‖² = δ²/(1 + δ²)."""
+    counts = (5, 5, 1, 1)
+    y = ns.labels_of(counts)
+    W, H = ns.factor(np.eye(4)[:, y] - 0.25)
+    m = ns.measure(W, H, y)
+    assert m["value"] == pytest.approx(np.sqrt(5) + np.sqrt(3) + 1, rel=1e-13)
+    pairs = {f"{q}_{a}_{b}" for q in ("w_cos", "h_cos") for a in range(1, 5) for b in range(a + 1, 5)}
+    assert {k for k in m if "_cos_" in k} == pairs
+    delta = 0.5
+    H2 = np.array([[1.0, 1.0, -1.0, -1.0], [delta, -delta, delta, -delta]])
+    m2 = ns.measure(np.eye(2), H2, np.array([0, 0, 1, 1]))
+    assert m2["h_within"] == pytest.approx(delta**2 / (1 + delta**2), rel=1e-14)
 
 
 def test_parameters():

@@ -36,6 +36,22 @@ def test_threshold_and_regimes():
     assert not any(k.startswith("spread_") for k in g) and g["contrast_dual_4_5"] == sp.Rational(1, 50)
 
 
+def test_proof_refutes_the_wrong_regime_for_either_group():
+    """At the defaults μ = 3/50 lies between the thresholds 1/20 (classes 4, 5) and √2/10 (classes 1, 2):
+    declaring the majority pair collapsed, the minority pair spread, or the minority pair's classifiers
+    but not its means collapsed is refuted by the sign and completeness obligations."""
+    counts, lw, lh = (8, 8, 2, 1, 1), exact(0.04), exact(0.09)
+    f = th.formulas(counts, lw, lh)
+    assert all(o.ok for o in th.prove(f, counts, lw, lh))
+    t_major = th.threshold(counts, (0, 1))
+    major_collapsed = {**f, "spread_w_1_2": sp.Integer(0), "spread_h_1_2": sp.Integer(0), "contrast_dual_1_2": t_major}
+    minor_spread = {k: v for k, v in f.items() if not k.startswith("spread_") or not k.endswith("4_5")}
+    minor_spread["contrast_dual_4_5"] = sp.sqrt(lw * lh)
+    half_collapsed = {k: v for k, v in f.items() if k != "spread_h_4_5"}
+    for bad in (major_collapsed, minor_spread, half_collapsed):
+        assert not all(o.ok for o in th.prove(bad, counts, lw, lh)), sorted(bad)
+
+
 def test_proof_holds_and_each_control_is_refuted_symbolically():
     p = CLAIM.resolve({})
     f = CLAIM.formulas(p)
@@ -73,6 +89,121 @@ def test_contrast_multiplier_both_sides(factor):
     assert gam == pytest.approx(min(mu, t), rel=1e-8)
     spread = nu.spread(opt.W, (2, 3))
     assert (spread < 1e-8) if factor > 1 else (spread > 1e-2)
+
+
+def test_softmax_columns_is_shift_stable():
+    """Logits ~1500 overflow exp(); the column softmax must equal scipy's."""
+    from scipy.special import softmax
+
+    Z = np.array([[1500.0, 1000.0], [1499.0, 1001.0], [0.0, 1002.0]])
+    assert np.allclose(nu.softmax_columns(Z), softmax(Z, axis=0), rtol=1e-14, atol=0)
+
+
+def _fd_gradient(fun, X, h=1e-6):
+    """Central differences of a scalar function of a matrix."""
+    G = np.zeros_like(X)
+    for idx in np.ndindex(X.shape):
+        E = np.zeros_like(X)
+        E[idx] = h
+        G[idx] = (fun(X + E) - fun(X - E)) / (2 * h)
+    return G
+
+
+def test_ce_gradient_and_contrast_multiplier_against_finite_differences():
+    """ce_part's gradient and contrast_dual's (γ, residual) against −∂L/∂X by central differences of
+    the loss value (X = Z D); at Z = 0, b = 0 (uniform softmax, every group symmetric) γ = √n_g/N and the
+    residual is 0."""
+    counts, g = (5, 2, 2, 2), (1, 2, 3)                 # |g| = 3: for |g| = 2, P_g B P_g is always a multiple of P_g
+    sq = np.sqrt(np.asarray(counts, dtype=float))
+    rng = np.random.default_rng(4)
+    Z, b = rng.standard_normal((4, 4)), rng.standard_normal(4)
+    L, G = nu.ce_part(Z, b, counts)
+    G_fd = _fd_gradient(lambda Y: nu.ce_part(Y, b, counts)[0], Z)
+    assert np.max(np.abs(G - G_fd)) < 1e-8
+    Gamma = -_fd_gradient(lambda X: nu.ce_part(X / sq[None, :], b, counts)[0], Z * sq[None, :])
+    P = nu.contrast_projector(4, g)
+    assert np.allclose(P @ P, P, atol=1e-15) and np.trace(P) == pytest.approx(len(g) - 1)
+    B = P @ Gamma @ P
+    gam_fd = np.trace(B) / (len(g) - 1)
+    gam, res = nu.contrast_dual(Z, b, counts, g)
+    assert gam == pytest.approx(gam_fd, abs=1e-8) and res == pytest.approx(np.linalg.norm(B - gam_fd * P), abs=1e-8)
+    assert res > 1e-3                                    # a generic point is not symmetric in g
+    gam0, res0 = nu.contrast_dual(np.zeros((4, 4)), np.zeros(4), counts, g)
+    assert gam0 == pytest.approx(np.sqrt(2) / 11, rel=1e-14) and res0 < 1e-15
+
+
+def test_factor_is_balanced_before_polishing():
+    """factor(): W H̄ = Z and (λ_W/2)‖W‖² = (λ_H/2)Σ_k n_k‖h̄_k‖² = (μ/2)‖Z D‖_*, with no Newton polish;
+    singular values below 1e-7·max(1, σ_1) are dropped (a rank-2 Z of tiny scale keeps its rank)."""
+    counts, lw, lh = (5, 2, 1, 1), 0.02, 0.08
+    sq = np.sqrt(np.asarray(counts, dtype=float))
+    rng = np.random.default_rng(5)
+    Z = rng.standard_normal((4, 2)) @ rng.standard_normal((2, 4))
+    W, Hbar, r = nu.factor(Z, counts, lw, lh, 3)
+    nuc = np.linalg.svd(Z * sq[None, :], compute_uv=False).sum()
+    assert r == 2 and W.shape == (4, 3) and Hbar.shape == (3, 4)
+    assert np.allclose(W @ Hbar, Z, atol=1e-12)
+    assert 0.5 * lw * np.sum(W * W) == pytest.approx(0.5 * np.sqrt(lw * lh) * nuc, rel=1e-12)
+    assert 0.5 * lh * np.sum(counts * np.sum(Hbar * Hbar, axis=0)) == pytest.approx(0.5 * np.sqrt(lw * lh) * nuc,
+                                                                                     rel=1e-12)
+    assert nu.factor(1e-5 * Z, counts, lw, lh, 3)[2] == 2 and nu.factor(1e-9 * Z, counts, lw, lh, 3)[2] == 0
+    with pytest.raises(ValueError, match="d="):
+        nu.factor(Z, counts, lw, lh, 1)
+
+
+def test_spread_relative_and_over_the_floor():
+    """‖v_i − v_j‖ over the largest row norm, or over the floor 1e-3 when every row is smaller."""
+    assert nu.spread(np.array([[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]]), (0, 1)) == pytest.approx(5 / 4, rel=1e-15)
+    assert nu.spread(np.array([[1e-4, 0.0], [-1e-4, 0.0], [0.0, 0.0]]), (0, 1)) == pytest.approx(0.2, rel=1e-12)
+    assert nu.spread(np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]), (0, 1, 2)) == pytest.approx(np.sqrt(2), rel=1e-15)
+
+
+def test_class_mean_objective_matches_the_full_objective_and_its_gradient():
+    """_mean_objective (used by the Newton polish): the same value as full_objective, and a gradient
+    equal to central differences of that value."""
+    counts, lw, lh, lb = (5, 2, 1, 1), 0.02, 0.08, 0.01
+    K, d = 4, 3
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(2 * K * d + K)
+    args = (counts, K, d, lw, lh, lb)
+    f, g = nu._mean_objective(x, *args)
+    W, Hbar, b = x[:K * d].reshape(K, d), x[K * d:2 * K * d].reshape(d, K), x[2 * K * d:]
+    assert f == pytest.approx(nu.full_objective(W, Hbar, b, counts, lw, lh, lb)[0], rel=1e-14)
+    g_fd = _fd_gradient(lambda y: nu._mean_objective(y, *args)[0], x)
+    assert np.max(np.abs(g - g_fd)) < 1e-8
+
+
+def test_full_objective_gradient_norm_against_finite_differences():
+    """full_objective's gradient norm: over W, b and every sample's own feature (n_k copies of h̄_k)."""
+    counts, lw, lh, lb = (3, 2, 1), 0.05, 0.1, 0.02
+    rng = np.random.default_rng(7)
+    W, Hbar, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3)
+    labels = np.repeat(np.arange(3), counts)
+    N = len(labels)
+
+    def per_sample(W_, H_, b_):                        # the UFM objective with one feature per sample
+        A = W_ @ H_ + b_[:, None]
+        lse = np.log(np.exp(A - A.max(axis=0)).sum(axis=0)) + A.max(axis=0)
+        return (np.sum(lse - A[labels, np.arange(N)]) / N + 0.5 * lw * np.sum(W_ * W_)
+                + 0.5 * lh * np.sum(H_ * H_) + 0.5 * lb * b_ @ b_)
+
+    H = Hbar[:, labels]
+    gW = _fd_gradient(lambda V: per_sample(V, H, b), W)
+    gH = _fd_gradient(lambda V: per_sample(W, V, b), H)
+    gb = _fd_gradient(lambda v: per_sample(W, H, v), b)
+    f, gn = nu.full_objective(W, Hbar, b, counts, lw, lh, lb)
+    assert f == pytest.approx(per_sample(W, H, b), rel=1e-14)
+    assert gn == pytest.approx(np.sqrt(np.sum(gW**2) + np.sum(gH**2) + np.sum(gb**2)), rel=1e-7)
+
+
+def test_certificate_where_the_gradient_is_inside_the_ball():
+    """At Z = 0, b = 0 with μ = 1 (‖∇_X L‖_op < μ) the bound is L − ‖∇_b L‖²/(2λ_b), below the optimum."""
+    counts, mu, lb = (5, 2, 1, 1), 1.0, 0.02
+    c = nu.certify(np.zeros((4, 4)), np.zeros(4), counts, mu, lb)
+    assert c.info["grad_op_norm_over_mu"] < 1
+    L, G = nu.ce_part(np.zeros((4, 4)), np.zeros(4), counts)
+    assert c.lower == pytest.approx(L - np.sum(G.sum(axis=1) ** 2) / (2 * lb), rel=1e-14)
+    assert c.lower <= nu.solve(counts, mu, lb).upper + 1e-12
 
 
 def test_certificate_is_a_lower_bound_everywhere():

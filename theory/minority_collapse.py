@@ -64,6 +64,45 @@ def slack_block(mu_W, mu_H, omega_B, K) -> sp.Matrix:
     return sp.Matrix([[mu_H / K, -omega_B / 2], [-omega_B / 2, mu_W / K]])
 
 
+def lagrangian_slack(K_A, K_B, mu_W, mu_H, omega_A, omega_B) -> sp.Matrix:
+    """The whole slack S = ∂/∂X [f + (μ_H/K) tr X_HH + (μ_W/K) tr X_WW] (2K×2K, rows and columns
+    ordered as [H̄ᵀ; Wᵀ], so Z = W H̄ᵀ is the lower-left block of X and S holds ½∂f/∂Z there) at a
+    minority-collapsed configuration: Γ = ∂f/∂Z = (P − I)Ω, with softmax columns P whose entries
+    are free positive symbols except where the coinciding minority rows and columns force equal
+    logits: a minority column is q on every minority row and a_j on majority row j, the same for
+    every minority column; a majority column k is r_k on every minority row."""
+    K = K_A + K_B
+    q = sp.Symbol("q", positive=True)
+    P = sp.zeros(K, K)
+    for j in range(K):
+        for k in range(K):
+            if k >= K_A:
+                P[j, k] = q if j >= K_A else sp.Symbol(f"a_{j}", positive=True)
+            else:
+                P[j, k] = sp.Symbol(f"r_{k}", positive=True) if j >= K_A else sp.Symbol(f"p_{j}_{k}", positive=True)
+    Gamma = (P - sp.eye(K)) * sp.diag(*([omega_A] * K_A + [omega_B] * K_B))
+    return sp.BlockMatrix([[mu_H / K * sp.eye(K), Gamma.T / 2], [Gamma / 2, mu_W / K * sp.eye(K)]]).as_explicit()
+
+
+def slack_obligations(K_A, K_B) -> list[Obligation]:
+    """S maps the minority-difference directions (v, 0) and (0, v) (v supported on the minority
+    classes, Σv = 0) into their span, as the matrix ``slack_block``: so S is block diagonal in that
+    split, and positive definiteness of the block is what SX = 0 needs.  The columns of
+    Q = diag(0, I − J/K_B) span every such v."""
+    K = K_A + K_B
+    mu_W, mu_H, w_A, w_B = sp.symbols("mu_W mu_H omega_A omega_B", positive=True)
+    S = lagrangian_slack(K_A, K_B, mu_W, mu_H, w_A, w_B)
+    Q = sp.diag(sp.zeros(K_A, K_A), sp.eye(K_B) - sp.ones(K_B, K_B) / K_B)
+    U_H, U_W = sp.Matrix.vstack(Q, sp.zeros(K, K)), sp.Matrix.vstack(sp.zeros(K, K), Q)
+    s = slack_block(mu_W, mu_H, w_B, K)
+    return [
+        zero("S(v, 0) = slack_block[0, 0]·(v, 0) + slack_block[1, 0]·(0, v) (Frobenius norm of the residual)",
+             sp.expand(S * U_H - (U_H * s[0, 0] + U_W * s[1, 0])).norm()),
+        zero("S(0, v) = slack_block[0, 1]·(v, 0) + slack_block[1, 1]·(0, v) (Frobenius norm of the residual)",
+             sp.expand(S * U_W - (U_H * s[0, 1] + U_W * s[1, 1])).norm()),
+    ]
+
+
 def prove(f: dict[str, sp.Expr], K_A, K_B, R, E_W, E_H, d=None) -> list[Obligation]:
     """R = 1: the balanced proof of the ETF (dual certificate) and minority cosines = ETF cosine.
     R > 1: the collapse certificate: Γ on minority differences, the slack block positive
@@ -76,15 +115,21 @@ def prove(f: dict[str, sp.Expr], K_A, K_B, R, E_W, E_H, d=None) -> list[Obligati
         obs.append(zero("minority mean cosine = ETF cosine at R = 1 (h̄_k ∝ w_k)", f["minority_h_cos"] - f["w_cos"]))
         return obs
     mu_H, t, v, w, h = sp.symbols("mu_H t v w h", positive=True)
-    # parametrize ω_B < t = 2√(μ_W μ_H)/K as ω_B = t/(1 + v), v > 0, and μ_W = (K t/2)²/μ_H
+    # parametrize ω_B < t = 2√(μ_W μ_H)/K as ω_B = t/(1 + v), v > 0, and μ_W = (K t/2)²/μ_H;
+    # it covers the whole region 0 < ω_B < t: ω_B decreases from t (v → 0) to 0 (v → ∞)
     omega_B = t / (1 + v)
     mu_W = (K * t / 2) ** 2 / mu_H
     S = slack_block(mu_W, mu_H, omega_B, K)
     w_A, w_B = class_weights(K_A, K_B, R)
     obs = [
         zero("weights sum to 1: K_A ω_A + K_B ω_B = 1", K_A * w_A + K_B * w_B - 1),
-        positive("majority weight exceeds minority weight by the factor R > 1", w_A / w_B - 1),
+        zero("weights in the ratio of the class sizes: ω_A = R ω_B", w_A - R * w_B),
         *gamma_on_minority_differences(K_A, K_B),
+        *slack_obligations(K_A, K_B),
+        zero("parametrization: t = 2√(μ_W μ_H)/K", 2 * sp.sqrt(mu_W * mu_H) / K - t),
+        zero("parametrization: ω_B → t as v → 0", sp.limit(omega_B, v, 0) - t),
+        zero("parametrization: ω_B → 0 as v → ∞", sp.limit(omega_B, v, sp.oo)),
+        positive("parametrization: ω_B strictly decreasing in v (so v > 0 covers 0 < ω_B < t)", -sp.diff(omega_B, v)),
         positive("slack block: leading entry μ_H/K > 0", S[0, 0]),
         positive("slack block: determinant (μ_Wμ_H/K² − ω_B²/4) > 0 when ω_B < 2√(μ_W μ_H)/K", sp.factor(S.det())),
         # tr(S X) = 0 with S positive definite on the block: the block of X, whose entries are

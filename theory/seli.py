@@ -21,6 +21,11 @@ import sympy as sp
 
 from theory.proof import Obligation, positive, zero
 
+try:
+    from sympy.matrices.exceptions import MatrixError      # sympy >= 1.13
+except ImportError:                                          # sympy 1.12
+    from sympy.matrices.common import MatrixError
+
 #: digits of the high-precision route (eigenvalues not expressible in radicals)
 DIGITS = 60
 #: |residual| accepted as 0 on the 60-digit route (a numerical sign decision, stated as such)
@@ -33,6 +38,8 @@ def _centering(K: int) -> sp.Matrix:
 
 def gram_matrix(counts) -> sp.Matrix:
     """ẐẐᵀ = P diag(n) P, exact."""
+    if len(counts) < 2 or min(counts) < 1:
+        raise ValueError(f"counts: need at least two classes of at least one sample each, got {tuple(counts)}")
     P = _centering(len(counts))
     return P * sp.diag(*[sp.Integer(c) for c in counts]) * P
 
@@ -66,7 +73,7 @@ def _compute_roots(counts, allow_exact: bool = True) -> tuple[sp.Matrix, sp.Matr
                 if lam != 0:
                     B += proj / sp.sqrt(lam)
             return S.applyfunc(sp.radsimp), B.applyfunc(sp.radsimp), True
-        except (NotImplementedError, sp.MatrixError, ValueError):
+        except (NotImplementedError, MatrixError, ValueError):
             pass
     # Sylvester's formula f(M) = Σ_j f(λ_j) Π_{i≠j} (M − λ_i I)/(λ_j − λ_i) over the distinct
     # eigenvalues (M is symmetric, hence diagonalizable): the roots of the square-free part of the
@@ -129,11 +136,16 @@ def _zero(name: str, expr, exact: bool) -> Obligation:
     return ob
 
 
+def _frobenius_sq(M: sp.Matrix) -> sp.Expr:
+    """‖M‖_F² = tr(MᵀM): zero exactly when every entry is (a sum of squares of reals)."""
+    return (M.T * M).trace()
+
+
 def prove_seli(formulas: dict[str, sp.Expr], counts) -> list[Obligation]:
     """Obligations: Ẑ feasible with every margin 1; S² = PDP, S ⪰ 0, BS = P; the dual
     certificate (off-diagonal B < 0, 1ᵀB = 0, strong duality Σ n_k B_kk = tr S); the given
     formulas equal the quantities of S and B."""
-    K, N = len(counts), sum(counts)
+    K = len(counts)
     S, B, exact = seli_roots(counts)
     P = _centering(K)
     obs: list[Obligation] = []
@@ -144,12 +156,10 @@ def prove_seli(formulas: dict[str, sp.Expr], counts) -> list[Obligation]:
                 obs.append(zero(f"margin of class {y + 1} vs {c + 1} in Ẑ minus formula",
                                 ((sp.eye(K)[:, y] - sp.eye(K)[:, c]).T * P[:, y])[0] - formulas["margin"]))
     M = gram_matrix(counts)
-    R = S * S - M
-    obs.append(_zero("‖S² − PDP‖² (S = (ẐẐᵀ)^{1/2})", sum(x**2 for x in R), exact))
-    R = B * S - P
-    obs.append(_zero("‖BS − P‖² (B = pseudo-inverse of S on 1⊥)", sum(x**2 for x in R), exact))
-    obs.append(_zero("‖S1‖² + ‖B1‖²", sum(x**2 for x in S * sp.ones(K, 1)) + sum(x**2 for x in B * sp.ones(K, 1)),
-                     exact))
+    obs.append(_zero("‖S² − PDP‖_F² (S = (ẐẐᵀ)^{1/2})", _frobenius_sq(S * S - M), exact))
+    obs.append(_zero("‖BS − P‖_F² (B = pseudo-inverse of S on 1⊥)", _frobenius_sq(B * S - P), exact))
+    obs.append(_zero("‖S1‖² (S vanishes on 1)", _frobenius_sq(S * sp.ones(K, 1)), exact))
+    obs.append(_zero("‖B1‖² (B vanishes on 1)", _frobenius_sq(B * sp.ones(K, 1)), exact))
     for k in range(K):
         obs.append(positive(f"S_{k + 1}{k + 1} > 0", S[k, k]))
     for a in range(K):
@@ -161,5 +171,4 @@ def prove_seli(formulas: dict[str, sp.Expr], counts) -> list[Obligation]:
     want = seli_formulas(counts)
     for name, expr in want.items():
         obs.append(_zero(f"{name}: formula − quantity of S, B", formulas[name] - expr, exact))
-    assert N > 0
     return obs

@@ -86,12 +86,17 @@ def variational_obligations() -> list[Obligation]:
 
 
 def nc1_obligations(K: int, lambda_H) -> list[Obligation]:
-    """Within-class decomposition (n = 3, one coordinate), convexity of CE in the logits (K classes),
-    strict convexity of a sample's feature problem (λ_H > 0)."""
+    """Within-class decomposition (n = 3, one coordinate), convexity of CE in the logits (K classes:
+    its Hessian, differentiated here, is diag p − ppᵀ, whose quadratic form is a variance), strict
+    convexity of a sample's feature problem (λ_H > 0)."""
     h = sp.symbols("h1:4", real=True)
     hb = sum(h) / 3
-    p = sp.symbols(f"p1:{K + 1}", positive=True)
-    v = sp.symbols(f"v1:{K + 1}", real=True)
+    z = sp.symbols(f"z:{K}", real=True)                            # the K logits (0-based names)
+    e = sp.symbols(f"e:{K}", positive=True)                         # e_j = exp(z_j)
+    hessian = sp.hessian(sp.log(sum(sp.exp(x) for x in z)), z).subs(dict(zip(map(sp.exp, z), e)))
+    soft = sp.Matrix(e) / sum(e)                                    # CE(z, y) = log Σ_j e^{z_j} − z_y
+    p = sp.symbols(f"p:{K}", positive=True)
+    v = sp.symbols(f"v:{K}", real=True)
     m = sum(pi * vi for pi, vi in zip(p, v))
     quad = sum(pi * vi**2 for pi, vi in zip(p, v)) - m**2          # vᵀ(diag p − ppᵀ)v
     var = sum(pi * (vi - m) ** 2 for pi, vi in zip(p, v))
@@ -99,6 +104,8 @@ def nc1_obligations(K: int, lambda_H) -> list[Obligation]:
     return [
         zero("Σ_i h_i² − 3h̄² − Σ_i (h_i − h̄)² (n = 3)", sp.expand(sum(x**2 for x in h) - 3 * hb**2
                                                                   - sum((x - hb) ** 2 for x in h))),
+        zero(f"∇²_z CE − (diag p − ppᵀ), p = softmax(z): entries that do not cancel to 0 (K = {K})",
+             sum(x != 0 for x in (hessian - (sp.diag(*soft) - soft * soft.T)).applyfunc(sp.cancel))),
         zero(f"vᵀ(diag p − ppᵀ)v − Σ_j p_j(v_j − pᵀv)² on the simplex (K = {K})",
              sp.expand((quad - var).subs(on_simplex))),
         nonnegative(f"Σ_j p_j(v_j − pᵀv)² (CE convex in the logits, K = {K})", var),
@@ -142,15 +149,15 @@ def prove(formulas: dict[str, sp.Expr], counts, lambda_W, lambda_H) -> list[Obli
     for g in groups_of(counts):
         t, kg = threshold(counts, g), key(g)
         B = contrast_block(counts, g) - t * projector(K, g)
-        obs.append(zero(f"classes {kg} coincide ⇒ P_g(−∇_X L)P_g − (√n_g/N)P_g (sum of squared entries)",
-                        sp.simplify(sum(x**2 for x in B))))
+        obs.append(zero(f"classes {kg} coincide ⇒ P_g(−∇_X L)P_g − (√n_g/N)P_g (squared Frobenius norm)",
+                        sp.simplify((B.T * B).trace())))
         obs.append(zero(f"threshold_{kg} − √n_g/N", formulas[f"threshold_{kg}"] - t))
         collapsed = f"spread_w_{kg}" in formulas or f"spread_h_{kg}" in formulas
         if collapsed:
             obs.append(nonnegative(f"μ − √n_g/N (classes {kg}: the coinciding point is a KKT point)", mu - t))
             obs.append(zero(f"contrast_dual_{kg} − √n_g/N (collapsed)", formulas[f"contrast_dual_{kg}"] - t))
-            for name in (f"spread_w_{kg}", f"spread_h_{kg}"):
-                obs.append(zero(f"{name} (the classes {kg} coincide)", formulas.get(name, sp.Integer(0))))
+            for name in (f"spread_w_{kg}", f"spread_h_{kg}"):     # both coincide: a missing one is not proved
+                obs.append(zero(f"{name} (the classes {kg} coincide)", formulas.get(name, sp.nan)))
         else:
             obs.append(positive(f"√n_g/N − μ (classes {kg}: coinciding violates |γ| <= μ)", t - mu))
             obs.append(zero(f"contrast_dual_{kg} − μ (spread: the subgradient block is the identity)",
