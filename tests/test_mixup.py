@@ -1,6 +1,8 @@
 """mixup.fixed_etf: every negative control rejected, the structure, bad parameters."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -8,6 +10,7 @@ import sympy as sp
 from collapsekit.claim import ParameterError
 from collapsekit.claims import mixup as cm
 from collapsekit.runner import run_claim
+from numerics import mixup as num
 from theory import mixup as th
 from theory.proof import all_proved
 
@@ -31,6 +34,94 @@ class _Perturbed:
 
     def formulas(self, p):
         return self._control.perturb(p, self._claim.formulas(p))
+
+
+# ------------------------------------------------------------------ theory.mixup's certificates
+def _shifted(p, f, delta):
+    """The formulas with a moved by delta along w_c (and the gap moved with it)."""
+    a = f["a"] + delta
+    return {**f, "a": a, "gap": th.gap_of(p["K"], p["s"], a, f["b"])}
+
+
+def test_certificate_proves_exactly_its_stated_precision():
+    """s = 3, β = 90 (s²/β = 1/10): along w_c the curvature of f is within 4 % of β (the CE term
+    is small), so ‖∇f‖ ≈ 1.03·β·‖h − h*‖.  A point 0.9e-30 from the optimum (a moved by 0.3e-30,
+    ‖w_c‖ = s = 3) is certified, one 1.5e-30 away is not (β-strong convexity: its gradient exceeds
+    β·1e-30, so no correct certificate of ‖h − h*‖ <= 1e-30 accepts it): the threshold is 1e-30,
+    neither looser nor tighter.  s ∉ {1, 2}, so a wrong power of s in ‖∇f‖² = s²rᵀGr shows."""
+    p = CLAIM.resolve({"s": 3.0, "beta": 90.0})
+    f = CLAIM.formulas(p)
+    assert all_proved(CLAIM.prove(p, _shifted(p, f, sp.Rational(3, 10**31))))
+    failed = [o.name for o in CLAIM.prove(p, _shifted(p, f, sp.Rational(5, 10**31))) if not o.ok]
+    assert len(failed) == 1 and failed[0].startswith("λ = 3/10, h = a·w_c + b·w_c'"), failed
+
+
+def test_gap_slope_is_pinned_to_its_stated_precision():
+    """The obligation recomputes κvᵀ(I + κJ_p)⁻¹v at the certified optimum and states gap_slope to
+    1e-20: an error of 0.5e-20 is within it, one of 1.5e-20 is refuted."""
+    p = CLAIM.resolve({})
+    f = CLAIM.formulas(p)
+    assert all_proved(CLAIM.prove(p, {**f, "gap_slope": f["gap_slope"] + sp.Rational(5, 10**21)}))
+    assert not all_proved(CLAIM.prove(p, {**f, "gap_slope": f["gap_slope"] + sp.Rational(15, 10**21)}))
+
+
+# ------------------------------------------------------------------ numerics.mixup's measurement
+def _synthetic(K: int, lam: float, gap):
+    """Features against W = I_K whose logit gap z_c − z_c' at each task's weight μ is gap(μ):
+    h = gap(μ)·e_c for a mixed task, h = e_c for a same-class one."""
+    ts = num.tasks(K, lam)
+    H = np.zeros((len(ts), K))
+    for i, t in enumerate(ts):
+        H[i, t.c] = gap(t.lam) if t.c != t.c2 else 1.0
+    return np.eye(K), H, ts
+
+
+@pytest.mark.parametrize("lam", [1e-3, 0.3, 0.999], ids=["delta=lam/2", "delta=SLOPE_DELTA", "delta=(1-lam)/2"])
+def test_measured_slope_is_the_derivative(lam):
+    """gap(μ) = μ³: the Richardson combination of the central differences at δ and δ/2 is exact for
+    a cubic, so gap_slope must be 3λ², also near λ = 0 and 1 where the stencil shrinks to stay in (0, 1)."""
+    W, H, ts = _synthetic(4, lam, lambda m: m**3)
+    assert all(0 < t.lam < 1 for t in ts)
+    got = num.measure(W, H, ts, lam)["gap_slope"]
+    np.testing.assert_allclose(got, 3 * lam**2, rtol=1e-6, atol=0)
+
+
+def test_measure_with_no_other_class():
+    """K = 2: no logit outside {c, c'}; their spread is 0, as in theory.mixup (max − min over none)."""
+    W, H, ts = _synthetic(2, 0.3, lambda m: m)
+    r = num.measure(W, H, ts, 0.3)
+    assert r["others_spread"].shape == (2,) and np.all(r["others_spread"] == 0.0)
+    np.testing.assert_allclose(r["gap"], 0.3, rtol=1e-15)
+
+
+def test_softmax_is_stable_for_large_logits():
+    """Logits of ±1000: exp overflows unless the largest logit is subtracted first."""
+    e = math.exp(-1.0)
+    got = num._softmax(np.array([1000.0, 999.0, -1000.0]))
+    np.testing.assert_allclose(got, [1 / (1 + e), e / (1 + e), 0.0], rtol=1e-15, atol=1e-300)
+
+
+# ------------------------------------------------------------------ theory.mixup's float start
+@pytest.mark.parametrize("K,s,beta,lam", [(4, 1.0, 0.25, 0.3), (8, 4.0, 0.01, 0.2), (3, 4.0, 0.01, 0.1),
+                                         (4, 0.1, 0.25, 0.3)], ids=["defaults", "stiff", "stiff-coupled", "flat"])
+def test_float_start_is_the_optimum(K, s, beta, lam):
+    """The damped float Newton that seeds the 60-digit polish minimizes the same reduced objective
+    F(a, b): it lands on the polished root (which solves the stationarity equations to 1e-40), for a
+    mixed and a same-class example.  Tolerance: F is μ-strongly convex in (a, b) with μ =
+    βs²(K−2)/(K−1) (the ‖h‖² term alone; βs² for the same-class line), and the iteration stops at
+    |∂F| < 1e-9, so it is within 2·1e-9/μ (rounding and the O(h²) difference error are far below).
+    Stiff points: κ = s²K/(β(K−1)) ≈ 1800 and 2400, a full Newton step from 0 overshoots, the
+    backtracking is needed; at K = 3 a and b are strongly coupled, so a step that is not H⁻¹g
+    stalls.  Flat point: curvature ~1e-3, a step that is not g/H gets nowhere in 200 iterations."""
+    ex = {"s": sp.nsimplify(s), "beta": sp.nsimplify(beta)}
+    for kind, mix, same in [("mixed", lam, False), ("same", 1, True)]:
+        start = th._float_newton(K, s, beta, mix, same)
+        a, b = th.solve(K, ex["s"], ex["beta"], sp.nsimplify(mix), kind)
+        residual = th.equations(K, ex["s"], ex["beta"], sp.nsimplify(mix), a, b, same)
+        assert max(abs(sp.N(r, 60)) for r in residual) < 1e-40
+        want = [float(a)] if same else [float(a), float(b)]
+        mu = beta * s**2 * (1.0 if same else (K - 2) / (K - 1))
+        np.testing.assert_allclose(start, want, rtol=0, atol=2e-9 / mu)
 
 
 def test_passes_at_defaults():

@@ -210,12 +210,22 @@ def prove_mixup(formulas: dict[str, sp.Expr], K: int, s, beta, lam) -> list[Obli
     G = _gram(K)
     _, z = point(K, s, f["a"], f["b"])
     others = [z[k] for k in range(2, K)]
+    # a class outside {c, c'} (K >= 3) at a general h = A·w_c + B·w_c': its stationarity component
+    # is p_k − t (y_k = x_k = 0, t = β(A + B)/K), and φ(z_k) = κ·(p_k − t) identically
+    A, B = sp.symbols("a b", real=True)
+    _, zs = point(K, s, A, B)
+    phi = t + kappa(K, s, beta) * sp.exp(t) / Z
+    other = 2
     out = [
         positive("β > 0: f = CE∘W + (β/2)‖·‖² is β-strongly convex (CE is convex in z)", beta),
         zero("Σ_k m_k = 0 (1ᵀG1 = 0): the other classes' terms −q·Σ_{k∉{c,c'}} m_k lie in span{m_c, m_c'}",
              (sp.ones(1, K) * G * sp.ones(K, 1))[0]),
-        positive("z ↦ z + κe^z/Z is increasing: stationary logits of the other classes are equal",
-                 1 + kappa(K, s, beta) * sp.exp(t) / Z),
+        zero("φ(z_k) = z_k + κe^{z_k}/Z equals κ·(p_k − β(a+b)/K) for k ∉ {c, c'} at every h = a·w_c + b·w_c' "
+             "(Z = Σ_j e^{z_j}): class k's stationarity equation is φ(z_k) = 0",
+             phi.subs({t: zs[other], Z: sum(zs.applyfunc(sp.exp))})
+             - kappa(K, s, beta) * (_softmax(zs)[other] - beta * (A + B) / K)),
+        positive("φ'(z) > 0: φ is increasing, one root, so the stationary logits of the other classes are equal",
+                 sp.diff(phi, t)),
         _certificate(f"λ = {lam}, h = a·w_c + b·w_c'", K, s, beta, lam, f["a"], f["b"]),
         zero("gap = z_c − z_c' = s²K/(K−1)(a − b)", f["gap"] - gap_of(K, s, f["a"], f["b"])),
         zero("others_spread = max − min of the other logits (all −s²(a+b)/(K−1))",

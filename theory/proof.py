@@ -32,11 +32,15 @@ class Obligation:
         return f"{self.name}: {self.text()} {self.relation}  [{verdict}]"
 
     def text(self, limit: int = 2000) -> str:
-        """The expression as text; a long exact number (e.g. a rational with thousands of
-        digits) is shown to 30 significant digits and labelled so."""
+        """The expression as text, cut after ``limit`` characters and labelled with its length.
+        An exact rational is never cut mid-number: one whose exact text would be longer than
+        ``limit`` (e.g. thousands of digits) is shown to 30 significant digits, and labelled so."""
         if self.expr.is_Number and not self.expr.is_Integer and self.expr.is_Rational:
-            p, q = self.expr.as_numer_denom()
-            if max(int(p).bit_length(), int(q).bit_length()) > 3 * limit:
+            try:
+                exact_text = sp.sstr(self.expr)
+            except ValueError:          # Python prints no integer of over 4300 digits (int_max_str_digits)
+                exact_text = None
+            if exact_text is None or len(exact_text) > limit:
                 return f"{sp.N(self.expr, 30)} (an exact rational, shown to 30 digits)"
         text = sp.sstr(self.expr)
         return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
