@@ -149,3 +149,46 @@ def test_set_moves_the_parameters():
     r = run_claim(registry.get("pert.contraction"), {"gamma": 2.0, "K": 3, "d": 2}, device="cpu")
     assert r.status == "pass", {k: v.message for k, v in r.checks.items() if v.status != "pass"}
     assert r.predicted["tr_ratio"] < 1
+
+
+def _kernel_projector(W):
+    """An independent reference: scipy's orthonormal kernel basis B, projector BBᵀ."""
+    from scipy.linalg import null_space
+    B = null_space(W)
+    return B @ B.T
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_null_projector_is_the_kernel_projector_at_any_scale(scale):
+    """ker(cW) = ker W: the rank cut is relative to the largest singular value, so scaling W changes nothing."""
+    W, _ = nm.contraction_instance(4, 3, 5)                # 4 x 5: a one-dimensional kernel
+    P = nm.null_projector(scale * W)
+    np.testing.assert_allclose(P, _kernel_projector(W), atol=1e-12)
+    np.testing.assert_allclose(W @ P, 0.0, atol=1e-12)
+    assert np.trace(P) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_null_projector_counts_tiny_singular_values_as_zero_and_handles_empty_maps():
+    rng = np.random.default_rng(1)
+    U, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    W = U @ np.diag([1.0, 1e-3, 1e-12]) @ V.T             # 1e-12 < 1e-10 (relative): numerically rank 2
+    np.testing.assert_allclose(nm.null_projector(W), np.outer(V[:, 2], V[:, 2]), atol=1e-9)
+    np.testing.assert_allclose(nm.null_projector(np.zeros((0, 3))), np.eye(3))   # no rows: everything is kernel
+    np.testing.assert_allclose(nm.null_projector(np.zeros((2, 3))), np.eye(3))
+
+
+def test_joint_objective_and_gradient_match_autograd():
+    """numerics' Joint.fg (value and hand-written gradient) against torch autograd of L(W, H)."""
+    K, n, d, g, lw = 3, 2, 4, 0.7, 0.05
+    rng = np.random.default_rng(2)
+    H0 = rng.standard_normal((d, K * n))
+    x = rng.standard_normal(K * d + d * K * n)
+    J = nm.Joint(K, n, d, g, lw, H0)
+    f, grad = J.fg(x)
+    W, H = (torch.tensor(a, requires_grad=True) for a in J.split(x))
+    Y, N = torch.tensor(nm.labels(K, n)), K * n
+    L = (((W @ H - Y) ** 2).sum() + g * ((H - torch.tensor(H0)) ** 2).sum()) / (2 * N) + lw / 2 * (W ** 2).sum()
+    gW, gH = torch.autograd.grad(L, (W, H))
+    assert f == pytest.approx(L.item(), rel=1e-14)
+    np.testing.assert_allclose(grad, np.concatenate([gW.numpy().ravel(), gH.numpy().ravel()]), rtol=1e-12, atol=1e-14)

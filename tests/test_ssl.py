@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 
 from collapsekit import registry
@@ -11,6 +12,7 @@ from collapsekit.claim import ParameterError
 from collapsekit.runner import run_claim
 from numerics import ssl as nm
 from simulations import ssl as sm
+from theory import ssl as th
 
 CLAIM = registry.get("ssl.directpred")
 _cache: dict = {}
@@ -96,3 +98,29 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CLAIM.resolve(overrides)
     assert err.value.name == param
+
+
+def test_the_sympy_field_is_the_numpy_field():
+    """theory.ssl differentiates J by sympy; numerics.ssl writes the gradient by hand: same field at a random
+    rational point, and the same per-mode field on the balanced ansatz."""
+    rng = np.random.default_rng(3)
+    Wp_s, W_s = (sp.Matrix(2, 2, sp.symbols(f"{name}0:4", real=True)) for name in ("p", "w"))
+    at = dict(zip([*Wp_s, *W_s], [sp.Rational(int(v), 7) for v in rng.integers(-9, 10, 8)]))
+    tau, s2, eta, ap = sp.Rational(9, 10), sp.Rational(2, 5), sp.Rational(7, 100), sp.Rational(17, 10)
+    want = nm.field(np.array(Wp_s.subs(at), dtype=float), np.array(W_s.subs(at), dtype=float), 0.9, 0.4, 0.07, 1.7)
+    for got, ref in zip(th.matrix_field(Wp_s, W_s, tau, s2, eta, ap), want):
+        np.testing.assert_allclose(np.array(got.subs(at), dtype=float), ref, rtol=1e-14, atol=1e-15)
+    F = th.mode_field(tau, s2, eta, ap)
+    for p in (0.05, 0.3, 0.8, 1.6):
+        assert float(F.subs(th.P, sp.Rational(repr(p)))) == pytest.approx(nm.mode_field(p, 0.9, 0.4, 0.07, 1.7),
+                                                                         rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("eta", [0.25, 1.0, 1.4])       # tau = 3, sigma2 = 0.5: threshold 1.5
+def test_every_positive_eta_below_the_threshold_predicts_both_basins(eta):
+    f = CLAIM.formulas(CLAIM.resolve({"tau": 3.0, "eta": eta}))
+    assert f["limit_below"] == 0 and "limit_collapsed" not in f
+    # the fixed points against the numeric mode field's roots (scipy brentq, no closed form)
+    roots = nm.nonzero_fixed_points(3.0, 0.5, eta, 2.0)
+    np.testing.assert_allclose(roots, [float(f["p_minus"]), float(f["p_plus"])], rtol=1e-10)
+    assert "limit_below" not in CLAIM.formulas(CLAIM.resolve({"tau": 3.0, "eta": 0.0}))    # p_minus = 0: no basin below

@@ -147,6 +147,9 @@ def prove_contraction(formulas, K: int, n: int, d: int, gamma) -> list[Obligatio
     grad = (W.T * (W * H_star - Y) + g * (H_star - H0)) / N
     s_star, s0 = sigma_w(H_star, K, n), sigma_w(H0, K, n)
     tr_star = sp.cancel(_trace(s_star))
+    # I − S² = A⁻¹((WᵀW)² + 2γWᵀW)A⁻¹, so 1 − tr_ratio = ‖E_0‖⁻²(‖WᵀWA⁻¹E_0‖² + 2γ‖WA⁻¹E_0‖²): a sum of squares
+    E0, AinvE0 = H0 * P, A.LUsolve(H0 * P)
+    shrink = sp.cancel((_fro2(W.T * W * AinvE0) + 2 * g * _fro2(W * AinvE0)) / _fro2(E0))
     ob = [zero("labels are constant within classes: YP = 0", _fro2(Y * P)),
           _zero_matrix("H* = (WᵀW+γI)⁻¹(WᵀY+γH_0) is stationary: ∇_H L(H*) = 0", grad),
           positive("γ > 0: the Hessian (WᵀW + γI)/N is positive definite", g),
@@ -154,7 +157,9 @@ def prove_contraction(formulas, K: int, n: int, d: int, gamma) -> list[Obligatio
           zero("tr_sigma_w = Tr Σ_W(H*)", formulas["tr_sigma_w"] - tr_star),
           zero("sigma_w_fro_sq = ‖Σ_W(H*)‖_F²", formulas["sigma_w_fro_sq"] - sp.cancel(_fro2(s_star))),
           zero("tr_ratio = Tr Σ_W(H*) / Tr Σ_W(H_0)", formulas["tr_ratio"] - sp.cancel(tr_star / _trace(s0))),
-          nonnegative("Tr Σ_W does not increase: 1 − tr_ratio >= 0", sp.cancel(1 - formulas["tr_ratio"])),
+          zero("1 − tr_ratio = (‖WᵀWA⁻¹E_0‖² + 2γ‖WA⁻¹E_0‖²)/‖E_0‖², A = WᵀW + γI",
+               sp.cancel(1 - formulas["tr_ratio"] - shrink)),
+          nonnegative("so Tr Σ_W does not increase: that sum of squares (γ > 0) is >= 0", shrink),
           zero("no contraction on ker W: null_shift = ‖Π_ker W (E(H*) − E(H_0))‖_F",
                formulas["null_shift"] ** 2 - sp.cancel(_fro2(_null_projector(W) * (H_star - H0) * P)))]
     return ob
@@ -165,8 +170,10 @@ def prove_contraction_factor() -> list[Obligation]:
     s2 = sp.Symbol("sigma_sq", nonnegative=True)
     g = sp.Symbol("gamma", positive=True)
     c = g / (s2 + g)
+    gap = s2 / (s2 + g)
     return [positive("contraction factor γ/(σ²+γ) > 0", c),
-            nonnegative("contraction factor <= 1: 1 − γ/(σ²+γ) = σ²/(σ²+γ)", sp.cancel(1 - c)),
+            zero("1 − γ/(σ²+γ) = σ²/(σ²+γ)", sp.cancel(1 - c - gap)),
+            nonnegative("so the contraction factor is <= 1: σ²/(σ²+γ) >= 0", gap),
             zero("factor solves (σ² + γ)c = γ (ridge stationarity along the direction)", (s2 + g) * c - g)]
 
 
@@ -274,8 +281,9 @@ def prove_central_path_general() -> list[Obligation]:
     Nn = sp.Symbol("N", positive=True)
     Edot = -(w.T * w) * e / Nn
     d_tr = _trace(Edot * e.T + e * Edot.T)
-    return [zero("d/dt Tr(EEᵀ) = −(2/N)‖WE‖_F²", sp.expand(d_tr + 2 * _fro2(w * e) / Nn)),
-            nonnegative("(2/N)‖WE‖_F² >= 0", 2 * _fro2(w * e) / Nn)]
+    loss = 2 * _fro2(w * e) / Nn
+    return [zero("d/dt Tr(EEᵀ) = −(2/N)‖WE‖_F²", sp.expand(d_tr + loss)),
+            nonnegative("(2/N)‖WE‖_F² >= 0", loss)]
 
 
 # --------------------------------------------------------------------------- 4. regularization

@@ -108,8 +108,9 @@ def _derived(t, s2, a):
 
 def prove(f, tau, sigma2, eta, alpha_p) -> list[Obligation]:
     t, s2, e, a = exact(tau), exact(sigma2), exact(eta), exact(alpha_p)
-    C, dC, dWp_a, dW_a = (m.subs(_ETA, e) for m in _derived(t, s2, a))
-    F, F0 = dWp_a[0, 0], _derived(t, s2, a)[2][0, 0].subs(_ETA, 0)
+    C_eta, dC_eta, dWp_eta, dW_eta = _derived(t, s2, a)          # weight decay still the symbol _ETA
+    C, dC, dWp_a, dW_a = (m.subs(_ETA, e) for m in (C_eta, dC_eta, dWp_eta, dW_eta))
+    F, F0 = dWp_a[0, 0], dWp_eta[0, 0].subs(_ETA, 0)
     rate = f["balance_rate"]
     obligations = [
         zero("balance law: d/dt(Wp^T Wp - a_p W W^T) = -rate (Wp^T Wp - a_p W W^T), generic 2x2 (entry 00)",
@@ -118,8 +119,8 @@ def prove(f, tau, sigma2, eta, alpha_p) -> list[Obligation]:
              sp.expand(dC[0, 1] + rate * C[0, 1])),
         zero("the ansatz is invariant: dW_00 = dWp_00/sqrt(a_p) on the balanced manifold",
              sp.expand(dW_a[0, 0] - F / sp.sqrt(a))),
-        zero("modes decouple: off-diagonal dWp, dW vanish on the ansatz",
-             dWp_a[0, 1] ** 2 + dWp_a[1, 0] ** 2 + dW_a[0, 1] ** 2 + dW_a[1, 0] ** 2),
+        *[zero(f"modes decouple: {name}[{i}, {j}] = 0 on the ansatz (each off-diagonal entry on its own)", M[i, j])
+          for name, M in (("dWp", dWp_a), ("dW", dW_a)) for i, j in ((0, 1), (1, 0))],
         zero("per-mode ODE: dp/dt = p^2 (tau - (1+s2) p) - eta p", sp.expand(F - (P**2 * (t - (1 + s2) * P) - e * P))),
         zero("threshold: the discriminant of p (tau - (1+s2) p) - eta vanishes at eta = threshold",
              t**2 - 4 * f["threshold"] * (1 + s2)),
@@ -128,6 +129,10 @@ def prove(f, tau, sigma2, eta, alpha_p) -> list[Obligation]:
         positive("eta = 0: limit_eta0 is stable (-F0'(limit_eta0) > 0)", -sp.diff(F0, P).subs(P, f["limit_eta0"])),
     ]
     dF = sp.diff(F, P)
+    # the non-zero fixed points are the roots of the derived dp/dt / p, a quadratic in p (no formula enters)
+    disc = sp.discriminant(sp.cancel(F / P), P)
+    # 0 is a fixed point with F'(0) = -eta: stable iff eta > 0 (stated as the identity plus the sign)
+    origin = [zero("F'(0) = -eta", dF.subs(P, 0) + e), positive("0 is stable: eta > 0", e)]
     if "p_plus" in f:
         pp, pm = f["p_plus"], f["p_minus"]
         obligations += [
@@ -137,18 +142,20 @@ def prove(f, tau, sigma2, eta, alpha_p) -> list[Obligation]:
         ]
         if not e.free_symbols:
             obligations += [positive("p_plus is stable: -F'(p_plus) > 0", -dF.subs(P, pp)),
-                            positive("p_minus < p_plus (basin of p_plus is p(0) > p_minus)", pp - pm)]
+                            positive("two real non-zero fixed points: the discriminant of dp/dt / p is > 0", disc),
+                            zero("p_plus - p_minus = sqrt(discriminant)/(1+s2) > 0 (basin of p_plus is p(0) > p_minus)",
+                                 pp - pm - sp.sqrt(disc) / (1 + s2))]
             if e != 0:      # at eta = 0, p_minus = 0 merges with the fixed point 0 (F'(0) = 0: semi-stable)
                 obligations += [positive("p_minus is unstable: F'(p_minus) > 0", dF.subs(P, pm)),
-                                positive("p_minus > 0", pm), positive("0 is stable: -F'(0) = eta > 0", -dF.subs(P, 0)),
+                                positive("p_minus > 0", pm), *origin,
                                 zero("limit_below is the fixed point 0", f["limit_below"])]
         else:
-            obligations += [zero("eta = 0: p_plus = tau/(1+s2), p_minus = 0",
-                                 sp.simplify(pp.subs(e, 0) - f["limit_eta0"]) + sp.simplify(pm.subs(e, 0)))]
+            obligations += [zero("eta = 0: p_plus = tau/(1+s2)", sp.simplify(pp.subs(e, 0) - f["limit_eta0"])),
+                            zero("eta = 0: p_minus = 0", sp.simplify(pm.subs(e, 0)))]
     if "limit_collapsed" in f:
-        obligations += [positive("collapse: eta > threshold, so p(tau-(1+s2)p) - eta < 0 has no real root",
-                                 4 * e * (1 + s2) - t**2),
-                        positive("collapse: eta above the proved threshold", e - f["threshold"]),
-                        positive("0 is stable: -F'(0) = eta > 0", -dF.subs(P, 0)),
+        obligations += [positive("collapse: dp/dt / p has no real root (its discriminant is < 0)", -disc),
+                        zero("collapse: -discriminant = 4(1+s2)(eta - threshold), so eta is above the threshold",
+                             -disc - 4 * (1 + s2) * (e - f["threshold"])),
+                        *origin,
                         zero("limit_collapsed is the fixed point 0", f["limit_collapsed"])]
     return obligations
