@@ -116,10 +116,56 @@ def test_logistic_atom_is_exact_and_canonical():
     P = th.LogisticP(sp.Rational(1, 2), 1, -sp.Rational(1, 50), 3, sp.Rational(1, 100), 7)
     assert abs(sp.N(P, 30) - sp.N(P.explicit(), 30)) < sp.Float(1e-28)
     assert th.LogisticP(1, 1, 0, 3, sp.Rational(1, 100), 0) == sp.Rational(1, 100)
+    for t in (sp.Rational(1, 2), 1, 3):          # every t: the atom is the closed form, not p₀
+        P = th.LogisticP(sp.Rational(1, 2), 1, -sp.Rational(1, 50), 3, sp.Rational(1, 100), t)
+        assert abs(sp.N(P, 30) - sp.N(P.explicit(), 30)) < sp.Float(1e-28) and P.explicit() != sp.Rational(1, 100)
     # a rational √n is folded, so equal values have equal arguments (n = 4 and n = 1)
     half, r = sp.Rational(1, 2), sp.Rational(1, 10)
     assert th.LogisticP(1, 1, -r, 4, 1, 2) == th.LogisticP(half, 1 - 2 * r, 0, 1, 1, 2)
     assert th.LogisticP(1, 1, -sp.Rational(1, 10), 1, 1, 2) == th.LogisticP(1, sp.Rational(9, 10), 0, 1, 1, 2)
+
+
+# ----------------------------------------------------------------------------- the proof helpers
+def test_explicit_zero_needs_every_entry_to_vanish():
+    """Refuted when entries cancel in a sum ([1, −1]) or are all equal ([1, 1]); a proved obligation
+    records the expression 0."""
+    x = sp.Symbol("x", positive=True)
+    for entries in ([1, -1], [1, 1], [x, 0], [x, -x]):
+        assert th.explicit_zero("entries", entries).proved is False, entries
+    ok = th.explicit_zero("entries", [0, sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, (x**2 - 1) / (x + 1) - x + 1])
+    assert ok.proved is True and ok.expr == 0
+
+
+def test_rational_identity_is_sound_and_sees_square_roots():
+    """√s of a positive symbol becomes a generator σ with σ² = s: identities in √s are decided by
+    rational arithmetic; nonzero expressions are not."""
+    x, y = sp.symbols("x y", positive=True)
+    r = sp.sqrt(x)
+    for identity in (x / (x + y) + y / (x + y) - 1, 1 / (r - 1) - (r + 1) / (x - 1),
+                     sp.exp(x * (y + 1)) / (1 + sp.exp(x * y + x)) - 1 + 1 / (1 + sp.exp(x + x * y))):
+        assert th._rational_identity(identity) is True, identity
+    for nonzero in (sp.Integer(1), x, r - x, 1 / (r - 1) - (r - 1) / (x - 1)):
+        assert th._rational_identity(nonzero) is False, nonzero
+
+
+def test_matrix_identity_refutes_with_a_generic_counterexample():
+    """A commutator vanishes on matrices with equal entries, so only a generic integer instance
+    refutes it; ZeroMatrix is proved with the expression 0."""
+    X, Y = sp.MatrixSymbol("X", th.Ks, th.Ks), sp.MatrixSymbol("Y", th.Ks, th.Ks)
+    assert th.matrix_identity("commutator", X * Y - Y * X).proved is False
+    assert th.matrix_identity("WᵀW − HHᵀ", th.W_.T * th.W_ - th.H_ * th.H_.T).proved is False
+    ok = th.matrix_identity("W − W", th.W_ - th.W_)
+    assert ok.proved is True and ok.expr == 0
+
+
+def test_invisible_block_instance_lies_in_the_invariant_set():
+    """The explicit instance of prove_within_class is what it says: the rows V₁ (seen by W) and V₂
+    (in U) are within-class (orthogonal to the class indicators), V₁ ⊥ V₂, each pair independent."""
+    K, n = 2, 3
+    Y = sp.Matrix(K, K * n, lambda k, i: int(i // n == k))
+    V1, V2 = sp.Matrix.hstack(*th._V1), sp.Matrix.hstack(*th._V2)
+    assert Y * V1 == sp.zeros(K, 2) and Y * V2 == sp.zeros(K, 2)
+    assert V1.T * V2 == sp.zeros(2, 2) and V1.rank() == 2 and V2.rank() == 2
 
 
 # ----------------------------------------------------------------------------- claims over time

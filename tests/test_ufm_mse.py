@@ -161,12 +161,102 @@ def test_proof_refutes_a_wrong_bias():
     assert not all_proved(th.prove_mse({**f, "b": f["b"] * (1 + sp.Rational(1, 1000))}, 4, 3, 5e-3, 5e-3, 0.1, True))
 
 
+def _structure_proof(claim_id, overrides, P=None, c=None, beta=None):
+    """The claim's obligations for the formulas of a (possibly wrong) structure (p, c, β), every
+    derived quantity consistent with it, so that only the optimality conditions can object."""
+    claim = registry.get(claim_id)
+    p = claim.resolve(overrides)
+    args = claim._args(p)
+    P0, c0, beta0 = th.optimal_structure(*args)
+    P = P0 if P is None else P
+    c = (P if not claim.bias else c0) if c is None else c
+    beta = beta0 if beta is None else beta
+    return claim.prove(p, th.structure_formulas(*args[:5], claim.bias, P, c, beta))
+
+
+@pytest.mark.parametrize("claim_id", ["ufm.mse.nobias", "ufm.mse.bias", "ufm.mse.bias_regularized"])
+def test_proof_refutes_collapse_below_the_threshold(claim_id):
+    """p = 0 where Kη < 1 (the defaults: Kη = 0.035): every identity holds for the collapsed point, and
+    the subgradient condition at 0, φ'(0) = η − 1/K >= 0, is what refutes it."""
+    assert all_proved(_structure_proof(claim_id, {}))
+    refuted = [o.name for o in _structure_proof(claim_id, {}, P=sp.Integer(0)) if o.proved is not True]
+    assert refuted and all("φ'(0)" in name for name in refuted), refuted
+
+
+def test_proof_refutes_the_etf_branch_above_the_lambda_b_switch():
+    """c = 0 with b = 1/(K(1 + λ_b)) at λ_b = 0.1 > the switch (0.0359): ∂F/∂β = 0 holds, and the
+    subgradient condition η >= (1 − Kβ)/K = μ/K is what refutes it."""
+    K, lb = 4, sp.Rational(1, 10)
+    wrong = _structure_proof("ufm.mse.bias_regularized", {}, c=sp.Integer(0), beta=1 / (K * (1 + lb)))
+    refuted = [o.name for o in wrong if o.proved is not True]
+    assert refuted == ["c = 0: η − (1 − Kβ)/K >= 0 (subgradient)"]
+
+
+# ------------------------------------------------------------------ the proof helpers
+def test_pos_part_decides_the_sign_or_keeps_the_max():
+    """(x)₊ from the assumptions where they decide it; otherwise Max(0, x), which is (x)₊ at every x."""
+    u, x = sp.Symbol("u", positive=True), sp.Symbol("x", real=True)
+    assert th.pos_part(u) == u and th.pos_part(-u) == 0 and th.pos_part(1 - (1 + u)) == 0
+    assert th.pos_part(sp.Rational(1, 3)) == sp.Rational(1, 3) and th.pos_part(sp.Rational(-1, 3)) == 0
+    undecided = th.pos_part(x)
+    assert [undecided.subs(x, v) for v in (-2, 0, 3)] == [0, 0, 3]
+
+
+def test_fast_zero_proves_identities_and_refutes_nonzero_values():
+    x = sp.Symbol("x", positive=True)
+    for identity in (0, (x**2 - 1) / (x - 1) - x - 1, sp.sqrt(x) ** 2 - x, sp.sqrt(8) - 2 * sp.sqrt(2)):
+        assert th.fast_zero("identity", identity).proved is True, identity
+    for nonzero in (1, -1, sp.Rational(1, 10**30), sp.sqrt(2) - 1, x, 1 / x):
+        assert th.fast_zero("nonzero", nonzero).proved is False, nonzero
+
+
+def test_is_zero_picks_branches_soundly():
+    """The branch selector: exact zeros (also ones only ``simplify`` sees) and nonzeros (also 1)."""
+    x = sp.Symbol("x", real=True)
+    for z in (0, x - x, sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, sp.cos(sp.pi / 5) - (1 + sp.sqrt(5)) / 4):
+        assert th.is_zero(z) is True, z
+    for nz in (1, sp.Rational(1, 2), sp.sin(x) + 2, sp.cos(sp.pi / 5) - sp.Rational(4, 5)):
+        assert th.is_zero(nz) is False, nz
+
+
+def test_inverse_of_alpha_I_plus_beta_J():
+    """(αI + βJ)^{-1} against sympy's explicit inverse, and A·A^{-1} = I for symbolic α, β, K."""
+    from theory.algebra import IJ
+
+    A = IJ(sp.Integer(3), sp.Rational(-1, 2), sp.Integer(4))
+    assert th.inverse(A).to_matrix() == A.to_matrix().inv()
+    a, b, K = sp.symbols("alpha beta K", positive=True)
+    P = IJ(a, b, K) @ th.inverse(IJ(a, b, K))
+    assert sp.simplify(P.alpha - 1) == 0 and sp.simplify(P.beta) == 0
+
+
+def test_defaults_are_the_free_unregularized_bias():
+    """λ_b defaults to 0 (a free bias): b = 1/K, c = 0, μ_G = 0 (Tirer & Bruna)."""
+    K, n, lam = 4, 3, sp.Rational(1, 200)
+    P, c, beta = th.optimal_structure(K, n, lam, lam)
+    assert (c, beta) == (0, sp.Rational(1, 4)) and P == 1 - K * th.eta(n, lam, lam)
+    f = th.mse_formulas(K, n, lam, lam)
+    assert f["b"] == sp.Rational(1, 4) and f["mu_g_norm_sq"] == 0 and f == th.mse_formulas(K, n, lam, lam, 0, True)
+    assert all_proved(th.prove_mse(f, K, n, lam, lam))
+
+
 # ------------------------------------------------------------------ strong collapse
 def test_strong_collapse_stays_in_the_invariant_subspace():
     r = result("ufm.mse.strong_collapse")
     info = r.checks["simulation"].detail["info"]
     assert info["distance_from_S"] < 1e-9
     assert r.observed["simulation.loss"] < 1e-20
+
+
+def test_strong_collapse_proof_needs_room_for_rank_K_minus_1():
+    """WWᵀ = √n(I − J/K) has rank K−1: the proof goes through at d = K−1 (the smallest valid d) and
+    is refuted at d = K−2 (a K×d matrix W of that rank does not exist there)."""
+    K, n = 5, 3
+    f = th.strong_collapse_formulas(K, n)
+    w, wo = f["w_norm_sq"], f["w_gram_offdiag"]
+    assert sp.Matrix((w - wo) * sp.eye(K) + wo * sp.ones(K, K)).rank() == K - 1
+    assert all_proved(th.prove_strong_collapse(f, K, n, d=K - 1))
+    assert not all_proved(th.prove_strong_collapse(f, K, n, d=K - 2))
 
 
 @pytest.mark.parametrize("overrides", [{"n": 1}, {"K": 2, "d": 1}, {"n": 5, "d": 6}])
