@@ -60,6 +60,15 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     assert err.value.name == param
 
 
+def test_power_spectrum_values_and_its_dimension_guard():
+    """Σ = diag(j^-α): d = 1 (the smallest valid dimension) is the single eigenvalue 1; d = 0 is refused."""
+    assert nm.power_spectrum(1, 2.0).tolist() == [1.0]
+    np.testing.assert_allclose(nm.power_spectrum(3, 2.0), [1.0, 1 / 4, 1 / 9], rtol=1e-15)
+    np.testing.assert_array_equal(nm.power_spectrum(4, 0.0), np.ones(4))      # α = 0: isotropic
+    with pytest.raises(ValueError, match="d=0"):
+        nm.power_spectrum(0, 1.0)
+
+
 def test_bad_input_to_the_chains():
     spec = nm.power_spectrum(5, 1.0)
     with pytest.raises(ValueError, match="T="):

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import collapsekit.claims.model_collapse_mixing  # noqa: F401  (registers the claim)
 from collapsekit import registry
@@ -12,6 +13,7 @@ from collapsekit.claim import ParameterError
 from collapsekit.runner import run_claim
 from numerics import model_collapse_mixing as nm
 from simulations import model_collapse_mixing as sm
+from theory import model_collapse_mixing as th
 
 CLAIM = registry.get("model_collapse.mixing")
 
@@ -37,6 +39,25 @@ def test_the_numerical_minimizer_is_the_golden_weight_and_error():
     w, e, ok = nm.optimal_weight(1.0)
     golden = (math.sqrt(5) - 1) / 2
     assert ok and w == pytest.approx(golden, rel=1e-7) and e == pytest.approx(golden, rel=1e-9)
+
+
+def _verdicts(weight):
+    """prove_mixing's verdicts, by obligation name, when the claimed optimal weight is ``weight``."""
+    v = sp.Rational(1, 4)                                             # sigma = 1, N = 4
+    f = {**th.mixing_formulas(0.5, 1.0, 4, 30), "optimal_weight": weight, "optimal_error": th.stationary(weight, v)}
+    return {o.name: o.proved for o in th.prove_mixing(f, 0.5, 1.0, 4, 30)}
+
+
+def test_the_bounds_on_w_star_reject_the_weights_outside_zero_one():
+    """Stationarity alone does not pin w*: V'(w) vanishes at both roots of w^2 + w - 1, 1/phi and -phi.
+    The bound w* > 0 rejects -phi; the bound w* < 1 rejects phi (phi mistaken for 1/phi)."""
+    phi = (1 + sp.sqrt(5)) / 2
+    other_root = _verdicts(-phi)
+    assert other_root["w* is stationary: dV/dw(w*) = 0"] is True
+    assert other_root["w* > 0"] is False
+    mixed_up = _verdicts(phi)
+    assert mixed_up["w* > 0"] is True and mixed_up["w* < 1"] is False
+    assert _verdicts(sp.Integer(1))["w* < 1"] is False                # the boundary itself is excluded
 
 
 def test_monte_carlo_matches_the_propagated_variance_at_a_short_horizon():

@@ -63,8 +63,32 @@ def test_kappa_solves_the_fixed_point_and_lambda_zero_gives_ols():
     s = th.spectrum(10, 1.0)
     k = th.solve_kappa(s, 7, 0.05)
     assert k > 0.05 and abs(float(th.fixed_point_residual(s, 7, sp.Rational(1, 20), k))) < 1e-45
+    # lambda = 0 (T > d): kappa = 0 exactly, df1 = df2 = d, and rho is exactly the OLS slope d/(T0-d-1)
+    assert th.solve_kappa(s, 40, 0) == 0 and th.solve_kappa(s, 40, 0.0) == 0
     f = th.ridge_formulas(10, 40, 30, 1.0, 0.5, 2, 0.0, 1.0, 1.0, 1.0)
-    assert f["rho"] == pytest.approx(10 / 19, rel=1e-14)          # the OLS slope d/(T0-d-1)
+    assert f["rho"] == sp.Rational(10, 19)
+
+
+@pytest.mark.parametrize("d,T,lam", [(10, 7, 0.05), (10, 7, 1.0), (6, 30, 0.001), (6, 30, 3.0)])
+def test_solve_kappa_meets_its_stated_precision(d, T, lam):
+    """Within 1e-50 relative of the root, on both sides of d = T and for small and large lambda (lambda = 1
+    included): one exact Newton correction f(k)/f'(k), with f'(k) = 1 - df2/T, is below 1e-50 k."""
+    s = th.spectrum(d, 1.5)
+    k = th.solve_kappa(s, T, lam)
+    slope = 1 - th.dfs(s, k)[1] / T
+    assert k > sp.Rational(repr(lam)) and slope > 0
+    assert abs(th.fixed_point_residual(s, T, sp.Rational(repr(lam)), k) / slope) < k * sp.Rational(1, 10**50)
+
+
+def test_spectrum_and_signal_are_the_stated_power_laws():
+    """Sigma = diag(j^-alpha) and w0_j^2 proportional to j^-delta with ||w0||^2 = w0_norm_sq, d entries each;
+    exact where the powers are rational, within 1e-14 of numpy's powers where they are not."""
+    j = np.arange(1, 10.0)
+    assert th.spectrum(9, 2) == [sp.Rational(1, int(x) ** 2) for x in j]
+    s, w2 = th.spectrum(9, 1.5), th.signal(9, 0.5, 3.0)
+    assert len(s) == len(w2) == 9 and sum(w2) == 3
+    np.testing.assert_allclose([float(v) for v in s], j**-1.5, rtol=1e-14)
+    np.testing.assert_allclose([float(v / w2[0]) for v in w2], j**-0.5, rtol=1e-14)
 
 
 def test_the_asymptotic_allowance_only_forgives_its_stated_size():
@@ -74,6 +98,39 @@ def test_the_asymptotic_allowance_only_forgives_its_stated_size():
     assert compare(obs, {"x": 1.0}, 1.0, se, asymptotic=0.01)[0] == 0.0
     with pytest.raises(ValueError):
         Tolerance(1e-6, "relative tolerances take no allowance", asymptotic=0.01)
+
+
+def _explicit_errors(spec, w0, X, lam, sigma):
+    """One design's clean error and g(X) from explicit matrices (R by a linear solve, no eigendecomposition):
+    lam^2 w0' R S R w0 + sigma^2 tr(R S_hat R S)/T and tr[(I - lam R) S (I - lam R) S^-1]."""
+    T, d = X.shape
+    S, Sh, eye = np.diag(spec), X.T @ X / T, np.eye(len(spec))
+    R = np.linalg.solve(Sh + lam * eye, eye)
+    shrink = eye - lam * R
+    clean = lam**2 * w0 @ R @ S @ R @ w0 + sigma**2 * np.trace(R @ Sh @ R @ S) / T
+    return clean, np.trace(shrink @ S @ shrink @ np.linalg.inv(S))
+
+
+@pytest.mark.parametrize("d,T,lam", [(5, 4, 0.3), (4, 9, 0.0)])
+def test_conditional_errors_match_explicit_matrices(d, T, lam):
+    """Design by design, on the same draws (three designs in chunks of two, the last one partial), against
+    _explicit_errors; a rank-deficient design (T < d) and ridgeless OLS, where g(X) = d exactly."""
+    spec, w0, sigma = nm.power_spectrum(d, 1.3), nr.power_weights(d, 0.7, 1.5), 0.7
+    r = nr.conditional_errors(spec, w0, T, lam, sigma, 3, np.random.default_rng(11), chunk=2)
+    X = np.random.default_rng(11).standard_normal((3, T, d)) * np.sqrt(spec)
+    want = np.array([_explicit_errors(spec, w0, x, lam, sigma) for x in X])
+    assert r["clean"].shape == r["g"].shape == (3,)
+    np.testing.assert_allclose(r["clean"], want[:, 0], rtol=1e-10)
+    np.testing.assert_allclose(r["g"], want[:, 1], rtol=1e-10)
+    if lam == 0:
+        np.testing.assert_allclose(r["g"], d, rtol=1e-12)
+
+
+def test_power_weights_square_to_the_theory_signal():
+    """w0_j^2 = c j^-delta / sum_k k^-delta, against the exact rationals of theory.model_collapse_ridge.signal."""
+    w0 = nr.power_weights(7, 1.5, 2.0)
+    assert w0.shape == (7,) and np.all(w0 > 0)
+    np.testing.assert_allclose(w0**2, [float(v) for v in th.signal(7, 1.5, 2.0)], rtol=1e-13)
 
 
 def test_simulated_chain_is_deterministic():
@@ -94,6 +151,9 @@ def test_bad_input_to_the_routes_is_a_value_error():
     spec, w0 = nm.power_spectrum(4, 1.0), nr.power_weights(4, 1.0, 1.0)
     with pytest.raises(ValueError, match="lam"):
         nr.conditional_errors(spec, w0, 6, -1.0, 1.0, 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="trials"):
+        nr.conditional_errors(spec, w0, 6, 0.1, 1.0, 1, np.random.default_rng(0))
+    assert nr.conditional_errors(spec, w0, 6, 0.1, 1.0, 2, np.random.default_rng(0))["g"].shape == (2,)
     with pytest.raises(ValueError, match="T0"):
         sr.ridge_chain(spec, w0, 6, 5, 1.0, 0.5, 2, 0.1, 10, seed=0, device="cpu")
 

@@ -9,6 +9,7 @@ from collapsekit.claim import ParameterError
 from collapsekit.runner import run_claim
 from numerics import model_collapse_scaling as ns
 from simulations import model_collapse_scaling as ss
+from theory import model_collapse_ridge as thr
 from theory import model_collapse_scaling as th
 
 CLAIM = registry.get("model_collapse.scaling")
@@ -38,6 +39,20 @@ def test_the_fitted_exponents_approach_the_continuum_ones_as_d_grows():
         r = run_claim(CLAIM, {"d": d, "T": T, "T0": T0}, device="cpu", kinds=("numeric",))
         dev.append(abs(r.observed["numeric.error_exponent"] / r.predicted["error_exponent"] - 1))
     assert dev[1] < dev[0] < 0.08, dev
+
+
+def test_de_test_error_is_the_ridge_equivalent_of_the_theory_layer():
+    """The numpy E(lambda) against model_collapse.ridge's exact-rational test error (sympy, its own certified
+    kappa) at a point where every term matters: sigma, sigma0 != 1, n > 1, T0 - d - 1 small, a non-integer
+    spectrum and source.  And its lambda -> 0 limit, the OLS error sigma^2 d/(T-d) + n sigma0^2 d/(T0-d-1)."""
+    d, T, T0, sigma, sigma0, n, alpha, delta, norm = 12, 20, 17, 0.7, 0.6, 3, 1.5, 0.5, 2.0
+    s = np.array([float(v) for v in thr.spectrum(d, alpha)])
+    w2 = np.array([float(v) for v in thr.signal(d, delta, norm)])
+    for lam in (0.3, 2.0):
+        want = float(thr.ridge_formulas(d, T, T0, sigma, sigma0, n, lam, alpha, delta, norm)["test_error"])
+        assert ns.de_test_error(s, w2, T, T0, sigma, sigma0, n, lam) == pytest.approx(want, rel=1e-10), lam
+    ols = sigma**2 * d / (T - d) + n * sigma0**2 * d / (T0 - d - 1)
+    assert ns.de_test_error(s, w2, T, T0, sigma, sigma0, n, 1e-12) == pytest.approx(ols, rel=1e-8)
 
 
 def test_crossover_splits_the_effective_noise_in_half():
