@@ -59,7 +59,7 @@ def test_a_simulation_in_a_bad_basin_is_reported_and_fails():
 def test_negative_controls_rejected_by_every_check():
     r = run_claim(CLAIM, {}, device="cpu")
     nc = r.checks["negative_control"]
-    assert nc.status == "pass" and len(nc.detail["controls"]) == 3
+    assert nc.status == "pass" and len(nc.detail["controls"]) == len(CLAIM.negative_controls) == 4
     for control in nc.detail["controls"]:
         assert all(control["rejected_by"].values()), control
 
@@ -340,3 +340,28 @@ def test_brackets_hold_the_root_to_1e_40():
         # the peak of h(s) = s^(1/3) e^{−s}/(1 + 2e^{−s}): 1/(3s) = 1/(1 + 2e^{−s})
         guess = brentq(lambda s: 1 / (3 * s) - 1 / (1 + 2 * np.exp(-s)), 1 / 3, 1.0)
         check(th._ce_peak_bracket(3, 3), _mp_root(lambda s: 1 / (3 * s) - 1 / (1 + 2 * mpmath.exp(-s)), guess))
+
+
+def test_mse_certificate_at_a_double_root():
+    """n = 4, N = 15, M = 2, λ = (0.1, 0.05) (the defaults' class 2 at depth 2): c = 2^(−1/3)/10, so
+    P(t) = t⁴ − 2t + 1.5·2^(−1/3) has a double root at t_min = 2^(−1/3), P(t_min) = 0 exactly. g' >= 0
+    and a = 0 is still the unique minimizer: proved with P(t_min) >= 0; a strict "> 0" would refute it."""
+    t_min = sp.Integer(2) ** sp.Rational(-1, 3)
+    c = th.class_optimum(4, 15, 2, 0.1, 0.05)["c"]
+    assert sp.simplify(t_min**4 - 2 * t_min + 15 * c) == 0
+    obligations = th.certify_optimum("k", 4, 15, 2, 0.1, 0.05)
+    assert all_proved(obligations), [o.describe() for o in obligations if not o.ok]
+    assert th.class_optimum(4, 15, 2, 0.1, 0.05)["a"] == 0
+
+
+def test_unhalved_fit_control_is_rejected_where_every_class_collapses():
+    """n = 200, 100, 50, 50 at M = 2 (λ defaults): N c = 31.7 exceeds every class's reach, all p_k = 0, so
+    the per-class controls change nothing; the normalization control doubles the loss (1/2 → 1) and
+    every check rejects it."""
+    r = run_claim(CLAIM, {"n": "200,100,50,50", "M": 2})
+    assert r.status == "pass", {k: v.message for k, v in r.checks.items()}
+    f = CLAIM.formulas(CLAIM.resolve({"n": "200,100,50,50", "M": 2}))
+    assert all(f[f"p_{k}"] == 0 for k in range(1, 5)) and f["loss"] == sp.Rational(1, 2)
+    controls = r.checks["negative_control"].detail["controls"]
+    assert [c["name"].split(" ")[0] for c in controls] == ["fit"]
+    assert all(controls[0]["rejected_by"].values())

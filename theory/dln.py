@@ -202,12 +202,17 @@ def certify_optimum(label: str, n_k, N, M, lam_W, lam_H) -> list[Obligation]:
                             sp.simplify(c - sp.sqrt(nn) / N)), convex]
     P = _t ** (2 * L - 2) - sp.sqrt(nn) * _t ** (L - 2) + N * c
     if opt["bracket"] is None:
-        # P'(t) = t^(L-3) ((2L-2) t^L - sqrt(n)(L-2)) changes sign once, at t_min: P(t_min) is P's minimum on t > 0
+        # P'(t) = t^(L-3) ((2L-2) t^L - sqrt(n)(L-2)) changes sign once, at t_min: P(t_min) is P's minimum on t > 0.
+        # g'(a) = t^(2-L) P(t)/N at a = t^L, so P >= 0 makes g increasing (P = 0 at t_min alone, a double root,
+        # as for n = 4, N = 15, M = 2, λ_W = 0.1, λ_H = 0.05): a = 0 is the unique minimizer either way
         t_min = _min_point(nn, L)
+        a_, tt = sp.Symbol("a", positive=True), sp.Symbol("t", positive=True)
         return [zero(f"{label}: P'(t_min) = 0, t_min^L = sqrt(n)(L-2)/(2L-2) (P's only stationary point, its minimum)",
                      sp.simplify(sp.diff(P, _t).subs(_t, t_min))),
-                positive(f"{label}: P(t_min) > 0: P has no positive root, g no interior stationary point, a = 0",
-                         P.subs(_t, t_min)),
+                zero(f"{label}: g'(t^L) = t^(2-L) P(t)/N",
+                     sp.simplify(sp.diff(g(a_), a_).subs(a_, tt**L) - tt ** (2 - L) * P.subs(_t, tt) / N)),
+                nonnegative(f"{label}: P(t_min) >= 0: P >= 0 on t > 0 (zero at t_min at most), g increasing, a = 0",
+                            P.subs(_t, t_min)),
                 zero(f"{label}: a = 0", a)]
     lo, hi = opt["bracket"]
     t_root = opt["a_root"] ** sp.Rational(1, L)          # the interior candidate a_root = t_root^L

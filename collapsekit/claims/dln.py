@@ -50,6 +50,16 @@ def _no_sqrt(p, f):
     return {**f, **{f"p_{k}": f[f"p_{k}"] / sp.sqrt(n_k) for k, n_k in enumerate(p["n"], start=1)}}
 
 
+def _fit_unhalved(p, f):
+    """The fit term ‖·‖²/N instead of ‖·‖²/(2N), a common normalization slip.  Per class,
+    (a − √n_k)²/N + (L/2)c·a^{2/L} = 2·[(a − √n_k)²/(2N) + (L/2)(c/2)·a^{2/L}]: the true problem with
+    c/2, i.e. λ_H/2^L, and twice its value.  It changes the loss even where every class collapses
+    (n = 200, 100, 50, 50 at M = 2: loss 1 instead of 1/2), so some control applies at every instance."""
+    L = p["M"] + 1
+    g = th.dln_formulas(p["n"], p["M"], exact(p["lambda_W"]), exact(p["lambda_H"]) / 2**L)
+    return {**g, "loss": 2 * g["loss"]}
+
+
 INIT = 1.0        # random-start scale: unit-size starts reach the global basin more often than 0.5 (measured)
 GRAD_TOL = 1e-8   # largest gradient entry accepted as converged, both routes
 
@@ -100,6 +110,8 @@ class DeepLinearImbalanced(Claim):
         NegativeControl("M = 1 collapse threshold n_k <= N lambda_W lambda_H (N instead of N^2)", _threshold_N),
         NegativeControl("||w_k||^2 = u/lambda_H, ||hbar_k||^2 = u/(lambda_W n_k) (decays swapped)", _roles_swapped),
         NegativeControl("p_k = a_k/n_k (the block's sqrt(n_k) forgotten)", _no_sqrt),
+        NegativeControl("fit term ||.||^2/N instead of ||.||^2/(2N) (the optimum of c/2, the value doubled)",
+                        _fit_unhalved),
     )
     zero_scale = 1.0
 
