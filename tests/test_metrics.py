@@ -540,3 +540,30 @@ def test_hook_removed_when_generator_closed_early():
     gen.close()
     assert len(model[1]._forward_hooks) == 0
     assert torch.is_grad_enabled()  # no_grad is not left active across yields
+
+
+# ------------------------------------------------------------------ guards at their boundaries (mutation survivors)
+def test_block_size_one_is_the_smallest_valid_block():
+    """block_size = 1 (one row of G at a time) is valid and gives the same ETF error and CDNV as the
+    default block; 0 is refused, naming block_size."""
+    from numerics import metrics as nm
+
+    rng = np.random.default_rng(11)
+    y = np.repeat(np.arange(4), 3)
+    stats = nm.class_stats(rng.standard_normal((12, 5)) + 3 * np.eye(5)[y], y)
+    for fn in (nm.nc2_etf_error, nm.cdnv):
+        assert fn(stats, block_size=1) == pytest.approx(fn(stats), rel=1e-12)
+        with pytest.raises(ValueError, match="block_size"):
+            fn(stats, block_size=0)
+
+
+def test_too_many_classes_names_the_culprit():
+    """More classes than samples: blamed on the labels when K was inferred from them (a label too
+    large), on num_classes when the caller passed a K the labels do not reach."""
+    from numerics import metrics as nm
+
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"^labels: 5 classes but only 3 samples"):
+        nm.class_stats(X, np.array([0, 1, 4]))
+    with pytest.raises(ValueError, match=r"^num_classes: 4 classes but only 3 samples"):
+        nm.class_stats(X, np.array([0, 1, 2]), num_classes=4)

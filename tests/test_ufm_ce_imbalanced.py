@@ -298,3 +298,12 @@ def test_inaccurate_solver_status_fails(monkeypatch):
     check = r.checks["numeric"]
     assert check.status == "fail" and "did not converge" in check.message
     assert "optimal_inaccurate" in str(check.detail["info"])
+
+
+def test_factor_rank_tolerance_scales_with_the_largest_singular_value():
+    """Above scale 1 the tolerance is rank_tol·σ_1: with σ = (1e3, 5e-5) (counts 1, so X = Z) the second
+    value is below 1e-7·1e3 = 1e-4 and dropped (rank 1); below scale 1 the floor 1e-7 applies, so
+    σ = (0.5, 5e-5) keeps both."""
+    counts = (1, 1, 1, 1)
+    assert nu.factor(np.diag([1e3, 5e-5, 0.0, 0.0]), counts, 0.1, 0.1, 4)[2] == 1
+    assert nu.factor(np.diag([0.5, 5e-5, 0.0, 0.0]), counts, 0.1, 0.1, 4)[2] == 2
