@@ -214,3 +214,18 @@ def test_fail_fast_only_where_every_obligation_made_is_listed():
     assert not _fail_fast_ok({"status": "pass", "created": 23, "listed": 22})   # one made, not listed
     assert not _fail_fast_ok({"status": "fail", "created": 22, "listed": 22})
     assert not _fail_fast_ok({"status": "pass", "created": 0, "listed": None})
+
+
+def test_every_equivalent_names_a_mutant_of_the_current_source():
+    """An explanation is kept only while its mutant exists: after an edit of the line, the entry in
+    docs/mutation/equivalent must be revisited, not silently applied to nothing."""
+    import importlib.util
+    from pathlib import Path
+
+    from collapsekit.mutation import load_equivalents, scope_of
+
+    for module, items in load_equivalents().items():
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        keys = {m.key for m, _ in mutants(source, scope_of(module, source))}
+        for it in items:
+            assert (it["code"], it["description"], it.get("ordinal", 0)) in keys, (module, it["code"])
