@@ -45,9 +45,10 @@ def prove_accumulate(f, d, T, sigma, n) -> list[Obligation]:
     # induction hypothesis ŵ_{k−1} = w* + P Σ_{j<k} E_j/j: (1/n)(1 + Σ_{k=j+1}^n 1/j) = 1/j.
     m = sp.Symbol("m", integer=True, positive=True)
     coeff = (1 + sp.summation(1 / _j, (_k, _j + 1, m))) / m - 1 / _j
-    # growing data: (i G)⁻¹ Gᵀ… i copies: (iG)⁻¹ (iG) (iG)⁻¹ = G⁻¹/i, on a generic 2×2 Gram G.
-    p, q, r = sp.symbols("p q r", real=True)
-    G = sp.Matrix([[p**2 + 1, q], [q, r**2 + q**2 + 1]])
+    # growing data: (i G)⁻¹ Gᵀ… i copies: (iG)⁻¹ (iG) (iG)⁻¹ = G⁻¹/i, on a general symmetric 2×2 Gram G
+    # (entries free symbols: a rational identity wherever det G ≠ 0, so no particular matrix is assumed)
+    g11, g12, g22 = sp.symbols("g11 g12 g22", real=True)
+    G = sp.Matrix([[g11, g12], [g12, g22]])
     growing_cov = (_i * G).inv() * (_i * G) * (_i * G).inv() - G.inv() / _i
     tail = sp.pi ** 2 / 6 - sp.harmonic(n, 2).rewrite(sp.polygamma)   # = polygamma(1, n+1)
     return [
@@ -55,8 +56,8 @@ def prove_accumulate(f, d, T, sigma, n) -> list[Obligation]:
         positive("T >= d + 2: the integral converges (nu - 2 = T - d - 1 > 0)", T - d - 1),
         zero("accumulate: coefficient of E_j in the averaged normal equations is 1/j (symbolic n)",
              sp.simplify(coeff)),
-        zero("growing data: noise covariance of the i-copy fit is (X^T X)^{-1}/i (generic 2x2 Gram)",
-             sum(sp.simplify(e) ** 2 for e in growing_cov)),
+        *[zero(f"growing data: noise covariance of the i-copy fit is (X^T X)^{{-1}}/i (general 2x2 Gram), "
+               f"entry {a}{b}", sp.simplify(growing_cov[a, b])) for a in range(2) for b in range(2)],
         zero("replace: n independent noises, coefficient 1 each", f["test_error_replace"] - n * one),
         zero("accumulate: sum of sigma^2 E tr((X^T X)^{-1}) / i^2 over i <= n",
              f["test_error_accumulate"] - one * sp.summation(1 / _i**2, (_i, 1, n))),
