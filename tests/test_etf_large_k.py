@@ -134,3 +134,16 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CLAIM.resolve(overrides)
     assert err.value.name == param
+
+
+def test_orbit_size_of_the_symmetry_group():
+    """The cyclic shift reaches all K vertices, the identity only vertex 0, a pair swap 2; a matrix that
+    is not a permutation matrix reaches none (0), so the transitivity obligation K − orbit is refuted."""
+    from theory import etf_large_k as thk
+
+    K = 5
+    shift = sp.Matrix(K, K, lambda i, j: 1 if j == (i + 1) % K else 0)
+    swap = sp.eye(K)
+    swap[0, 0], swap[0, 1], swap[1, 0], swap[1, 1] = 0, 1, 1, 0
+    assert thk._orbit_size([shift]) == K and thk._orbit_size([sp.eye(K)]) == 1 and thk._orbit_size([swap]) == 2
+    assert thk._orbit_size([2 * sp.eye(K)]) == 0 and thk._orbit_size([shift, sp.ones(K, K)]) == 0

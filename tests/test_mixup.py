@@ -174,3 +174,10 @@ def test_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         CLAIM.resolve(overrides)
     assert err.value.name == param
+
+
+def test_proof_needs_a_third_class():
+    """The other classes' stationarity is part of the proof: K = 2 has none and is refused, naming K."""
+    p = CLAIM.resolve({})
+    with pytest.raises(ValueError, match="K=2"):
+        th.prove_mixup(CLAIM.formulas(p), 2, p["s"], p["beta"], 0.3)

@@ -97,3 +97,16 @@ def test_overparam_bad_parameters(overrides, param):
     with pytest.raises(ParameterError) as err:
         OVER.resolve(overrides)
     assert err.value.name == param
+
+
+def test_ols_proof_states_the_convergence_boundary_exactly():
+    """E tr((ZᵀZ)⁻¹) is finite only for T0 >= d + 2 (ν − 2 = T0 − d − 1 > 0): at T0 = d + 2 the
+    hypothesis is proved, at T0 = d + 1 (ν = 2, the mean diverges) it is refuted, for T0 and T alike."""
+    from theory import model_collapse as th
+
+    def hypothesis(T, T0, which):
+        obs = th.prove_ols({"clean_error": 0, "test_error": 0}, 3, T, T0, 1, 1, 2)
+        return next(o for o in obs if o.name.startswith(f"{which} >= d + 2")).proved
+
+    assert hypothesis(5, 5, "T0") is True and hypothesis(5, 4, "T0") is False
+    assert hypothesis(5, 5, "T") is True and hypothesis(4, 5, "T") is False

@@ -170,3 +170,32 @@ def test_de_error_shrinks_with_size():
         errs.append((abs(g.mean() / de - 1), g.std(ddof=1) / np.sqrt(m) / de))
     (e1, s1), (e2, s2) = errs
     assert e1 - e2 > 4.5 * np.hypot(s1, s2), errs
+
+
+def test_kappa_seed_is_the_float_root():
+    """The bisection that seeds the 60-digit Newton polish is itself the root to float precision
+    (brentq on the same f), so the 8 Newton steps start inside their quadratic region."""
+    from scipy.optimize import brentq
+
+    s, _, _ = th.instance(20, 30, 0.1, 1.5, 0.5, 1.0)
+    sf = [float(v) for v in s]
+    for T, lam in ((30, 0.1), (10, 1e-3), (200, 2.0)):
+        f = lambda k: k - lam - k * sum(v / (v + k) for v in sf) / T  # noqa: E731
+        want = brentq(f, lam, lam + sum(sf) + 1.0, xtol=1e-300, rtol=1e-15)
+        assert th.kappa_seed(s, T, lam) == pytest.approx(want, rel=1e-13)
+
+
+def test_kappa_certificate_is_as_tight_as_it_says(monkeypatch):
+    """The bracket f(κ ± 1e-40κ) certifies κ to 1e-40: a κ off by 1e-35 (relative) is refuted."""
+    p = CLAIM.resolve({})
+    f = CLAIM.formulas(p)
+    assert all(o.proved is True for o in CLAIM.prove(p, f))
+    real = th.instance
+
+    def shifted(*args):
+        s, w2, pc = real(*args)
+        return s, w2, {**pc, "kappa": pc["kappa"] * (1 + sp.Rational(1, 10**35))}
+
+    monkeypatch.setattr(th, "instance", shifted)
+    failed = [o.name for o in CLAIM.prove(p, f) if o.proved is not True]
+    assert any(name.startswith("kappa bracketed") for name in failed), failed

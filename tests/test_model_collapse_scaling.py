@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from collapsekit import registry
 from collapsekit.claim import ParameterError
@@ -101,3 +102,13 @@ def test_ridge_figure_is_deterministic_and_the_optimum_moves_right():
     # past T_c the synthetic error flattens: its last two points differ by < 5%, the clean ones by > 2x
     syn, clean = a["T_mc/synthetic"], a["T_mc/clean"]
     assert syn[-2] / syn[-1] < 1.05 and clean[-2] / clean[-1] > 2
+
+
+@pytest.mark.parametrize("r,at_zero,at_infinity", [(sp.Rational(-1, 4), True, False), (sp.Rational(1, 2), True, True),
+                                                   (sp.Rational(5, 4), False, True)])
+def test_bias_integral_hypotheses_hold_exactly_for_0_lt_r_lt_1(r, at_zero, at_infinity):
+    """With δ = 2βr − β + 1 the bias integrand's exponents are β − δ + 1 = 2β(1 − r) (u → 0) and
+    β + δ − 1 = 2βr (u → ∞): each hypothesis is proved inside 0 < r < 1 and refuted on its own side."""
+    obs = th.prove_scaling(th.scaling_formulas(2, r), 2, r)
+    verdict = {o.name.split(" (")[0]: o.proved for o in obs if "exponent beta" in o.name}
+    assert list(verdict.values()) == [at_zero, at_infinity], verdict

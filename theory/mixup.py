@@ -204,6 +204,8 @@ def _certificate(name, K, s, beta, lam, a, b, same=False) -> Obligation:
 
 def prove_mixup(formulas: dict[str, sp.Expr], K: int, s, beta, lam) -> list[Obligation]:
     """Certify the given coefficients as the optimum and derive the claimed structure from them."""
+    if K < 3:
+        raise ValueError(f"K={K}: the proof needs a class outside {{c, c'}} (K >= 3; for K = 2, w_1 = −w_0)")
     s, beta, lam = exact(s), exact(beta), exact(lam)
     f = formulas
     Z, t = sp.Symbol("Z", positive=True), sp.Symbol("t", real=True)
@@ -229,7 +231,7 @@ def prove_mixup(formulas: dict[str, sp.Expr], K: int, s, beta, lam) -> list[Obli
         _certificate(f"λ = {lam}, h = a·w_c + b·w_c'", K, s, beta, lam, f["a"], f["b"]),
         zero("gap = z_c − z_c' = s²K/(K−1)(a − b)", f["gap"] - gap_of(K, s, f["a"], f["b"])),
         zero("others_spread = max − min of the other logits (all −s²(a+b)/(K−1))",
-             f["others_spread"] - ((sp.Max(*others) - sp.Min(*others)) if others else 0)),
+             f["others_spread"] - (sp.Max(*others) - sp.Min(*others))),
         nonnegative("out_of_span <= 1e-30 (the certified point lies in the span)", CERT_EPS - sp.Abs(f["out_of_span"])),
         _certificate("λ = 1/2 on the symmetric line a = b = half_coef", K, s, beta, HALF, f["half_coef"], f["half_coef"]),
         zero("λ = 1/2: gap_half = s²K/(K−1)(t − t) (decision boundary)",

@@ -49,9 +49,9 @@ def prove_ols(f, d, T, T0, sigma, sigma0, n) -> list[Obligation]:
     s2, s02 = exact(sigma) ** 2, exact(sigma0) ** 2
     # Σ drops out: tr(Σ (Σ^{1/2} ZᵀZ Σ^{1/2})⁻¹) = tr((ZᵀZ)⁻¹); checked on a generic 2×2 instance.
     a, b, c = sp.symbols("a b c", positive=True)
-    p, q, r = sp.symbols("p q r", real=True)
+    g11, g12, g22 = sp.symbols("g11 g12 g22", real=True)
     R = sp.Matrix([[a, b], [0, c]])                      # Σ^{1/2} = Rᵀ-factor: Σ = RᵀR
-    G = sp.Matrix([[p**2 + 1, q], [q, r**2 + 1]])        # a generic positive-definite ZᵀZ
+    G = sp.Matrix([[g11, g12], [g12, g22]])              # ZᵀZ: any symmetric 2×2 (a rational identity where det G ≠ 0)
     sigma_drops = (R.T * R * (R.T * G * R).inv()).trace() - G.inv().trace()
     per_generation = s02 * trace_inverse_wishart(d, T0)
     downstream = s2 * trace_inverse_wishart(d, T)

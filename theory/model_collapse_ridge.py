@@ -72,12 +72,9 @@ def fixed_point_residual(s, T, lam, kappa) -> sp.Expr:
     return kappa - lam - kappa * dfs(s, kappa)[0] / T
 
 
-def solve_kappa(s, T, lam) -> sp.Rational:
-    """The positive root of κ − λ = κ df₁(κ)/T, as a rational within 10⁻⁵⁰ relative (bisection in
-    Python floats, then Newton in 60-digit arithmetic); κ = 0 when λ = 0 (needs d < T)."""
-    lam = exact(lam)
-    if lam == 0:
-        return sp.Integer(0)
+def kappa_seed(s, T, lam) -> float:
+    """κ in float64 by bisection of f(k) = k − λ − k·df₁(k)/T on [λ, λ + Σs + 1] (f(λ) < 0 < f(λ + Σs + 1),
+    f increasing for T > df₂): the start of the 60-digit Newton polish in ``solve_kappa``."""
     sf, lf = [float(v) for v in s], float(lam)
 
     def f(k):
@@ -87,7 +84,16 @@ def solve_kappa(s, T, lam) -> sp.Rational:
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-    k = sp.Float(0.5 * (lo + hi), _DIGITS)
+    return 0.5 * (lo + hi)
+
+
+def solve_kappa(s, T, lam) -> sp.Rational:
+    """The positive root of κ − λ = κ df₁(κ)/T, as a rational within 10⁻⁵⁰ relative (bisection in
+    Python floats, then Newton in 60-digit arithmetic); κ = 0 when λ = 0 (needs d < T)."""
+    lam = exact(lam)
+    if lam == 0:
+        return sp.Integer(0)
+    k = sp.Float(kappa_seed(s, T, lam), _DIGITS)
     sF, lF = [sp.Float(v, _DIGITS) for v in s], sp.Float(lam, _DIGITS)
     for _ in range(8):
         df1 = sum(v / (v + k) for v in sF)
@@ -127,7 +133,7 @@ def prove_ridge(f, d, T, T0, sigma, sigma0, n, lam, alpha, delta, w0_norm_sq) ->
     p, q, r, L = sp.symbols("p q r lambda", positive=True)
     S = sp.Matrix([[p, q], [q, r]])
     Rm = (S + L * sp.eye(2)).inv()
-    shrink = sum(sp.simplify(e) ** 2 for e in (sp.eye(2) - L * Rm - Rm * S))
+    shrink = (sp.eye(2) - L * Rm - Rm * S).applyfunc(sp.simplify)
     # The quadratic equivalent, term by term, then summed at κ.
     term = 1 - 2 * _kap / (_s + _kap) + _kap**2 / (_s + _kap) ** 2 - _s**2 / (_s + _kap) ** 2
     resolvent_sq = _kap**2 / (_s + _kap) ** 2 - (1 - 2 * _s / (_s + _kap) + _s**2 / (_s + _kap) ** 2)
@@ -137,7 +143,8 @@ def prove_ridge(f, d, T, T0, sigma, sigma0, n, lam, alpha, delta, w0_norm_sq) ->
     dd, TT, TT0 = sp.symbols("d T T0", positive=True)
     ols_limit = dd * (TT + dd - 2 * dd) / ((TT - dd) * (TT0 - dd - 1)) - dd / (TT0 - dd - 1)
     obligations = [
-        zero("ridge shrinkage: I - lambda R = R Sigma_hat (generic 2x2)", shrink),
+        *[zero(f"ridge shrinkage: I - lambda R = R Sigma_hat (generic 2x2), entry {a}{b}", shrink[a, b])
+          for a in range(2) for b in range(2)],
         zero("E[1/chi2_nu] = 1/(nu - 2): E (Z^T Z)^{-1} = I/(T0 - d - 1), so E dd^T = n sigma0^2 Sigma^{-1}/(T0-d-1)",
              inverse_chi2_mean() - 1 / (nu_ - 2)),
         positive("T0 >= d + 2 (finite inverse-Wishart mean)", sp.Integer(T0) - d - 1),
