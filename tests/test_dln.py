@@ -249,6 +249,11 @@ def _candidate_off(opt, *args):
     return {**opt, "a_root": a, "a": a if opt["a"] != 0 else opt["a"]}
 
 
+def _candidate_below(opt, *args):
+    a = (opt["a_root"] ** sp.Rational(1, opt["L"]) * sp.Rational(99, 100)) ** opt["L"]
+    return {**opt, "a_root": a, "a": a if opt["a"] != 0 else opt["a"]}
+
+
 def _collapsed_claimed_active(opt, n_k, N, M, lam_W, lam_H):
     return {**opt, "a": sp.sqrt(n_k) - N * opt["c"]}
 
@@ -260,7 +265,8 @@ def _collapsed_claimed_active(opt, n_k, N, M, lam_W, lam_H):
     (1, 2, (0.03, 0.03), _root_taken),              # the jump wins, the interior minimum claimed
     (1, 2, (0.03, 0.03), _no_root),                 # P has roots, "no root" claimed
     (8, 2, (0.03, 0.03), _bracket_off),             # a bracket 1 % off the root
-    (8, 2, (0.03, 0.03), _candidate_off),           # a candidate outside its bracket
+    (8, 2, (0.03, 0.03), _candidate_off),           # a candidate above its bracket
+    (8, 2, (0.03, 0.03), _candidate_below),         # a candidate below its bracket
 ])
 def test_mse_certificate_refutes_a_wrong_optimum(monkeypatch, n_k, M, lam, change):
     """Negative controls of the certificate itself: class_optimum's answer changed, one branch at a time."""
