@@ -192,3 +192,13 @@ def test_joint_objective_and_gradient_match_autograd():
     gW, gH = torch.autograd.grad(L, (W, H))
     assert f == pytest.approx(L.item(), rel=1e-14)
     np.testing.assert_allclose(grad, np.concatenate([gW.numpy().ravel(), gH.numpy().ravel()]), rtol=1e-12, atol=1e-14)
+
+
+def test_zero_matrix_needs_every_entry_to_vanish():
+    """Entries that cancel in a sum (1, −1), or whose cubes cancel, still refute; all zeros prove."""
+    from theory import perturbation as thp
+
+    x = sp.Symbol("x", positive=True)
+    for M in (sp.Matrix([[1, -1]]), sp.Matrix([[x, -x], [0, 0]]), sp.Matrix([[0, 1]])):
+        assert thp._zero_matrix("m", M).proved is False, M
+    assert thp._zero_matrix("m", sp.Matrix([[x - x, (x**2 - 1) / (x + 1) - x + 1]])).proved is True

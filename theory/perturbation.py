@@ -229,7 +229,7 @@ def _near_collapse_structure(K: int, n: int, d: int, gamma, lambda_W):
           _zero_matrix("E' = εS(W)E minimizes the within part: (WᵀW + γI)E' − γεE = 0", grad_within),
           zero("the minimized within part is ε²(γ/(2N))Tr Eᵀ(I − S)E",
                sp.expand(value - eps ** 2 * g / (2 * N) * _trace(E.T * (sp.eye(d) - S) * E))),
-          positive("its ε² coefficient is positive (E ≠ 0)", sp.expand(value / eps ** 2))]
+          positive("its ε² coefficient is positive (E ≠ 0)", sp.expand(value).coeff(eps, 2))]
     return tuple(ob), (None if order is None else sp.Integer(order))
 
 
