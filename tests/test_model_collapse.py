@@ -110,3 +110,15 @@ def test_ols_proof_states_the_convergence_boundary_exactly():
 
     assert hypothesis(5, 5, "T0") is True and hypothesis(5, 4, "T0") is False
     assert hypothesis(5, 5, "T") is True and hypothesis(4, 5, "T") is False
+
+
+def test_overparam_proof_states_the_noise_boundary_exactly():
+    """E‖X⁺ε‖² is finite only for d >= T0 + 2 (XXᵀ is T0×T0, ν − 2 = d − T0 − 1): proved at d = T0 + 2,
+    refuted at d = T0 + 1."""
+    from theory import model_collapse as th
+
+    def hypothesis(d, T0):
+        obs = th.prove_overparam({"signal_kept": 0, "error": 0}, d, T0, 1, 2, 1)
+        return next(o for o in obs if o.name.startswith("d >= T0 + 2")).proved
+
+    assert hypothesis(7, 5) is True and hypothesis(6, 5) is False

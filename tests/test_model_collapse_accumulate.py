@@ -106,3 +106,14 @@ def test_fresh_design_chain_bad_input_and_determinism():
         sm.accumulate_fresh_design(5, 6, 1.0, 2, 10, seed=0, device="cpu")
     with pytest.raises(ValueError, match="trials"):
         sm.accumulate_fresh_design(5, 10, 1.0, 2, 1, seed=0, device="cpu")
+
+
+def test_accumulate_proof_states_the_convergence_boundary_exactly():
+    """E tr((XᵀX)⁻¹) is finite only for T >= d + 2 (ν − 2 = T − d − 1): proved at T = d + 2, refuted
+    at T = d + 1."""
+    def hypothesis(T):
+        keys = ("test_error_replace", "test_error_accumulate", "test_error_growing", "accumulate_bound")
+        obs = th.prove_accumulate(dict.fromkeys(keys, sp.Integer(0)), 3, T, 1, 2)
+        return next(o for o in obs if o.name.startswith("T >= d + 2")).proved
+
+    assert hypothesis(5) is True and hypothesis(4) is False
