@@ -202,3 +202,16 @@ def test_zero_matrix_needs_every_entry_to_vanish():
     for M in (sp.Matrix([[1, -1]]), sp.Matrix([[x, -x], [0, 0]]), sp.Matrix([[0, 1]])):
         assert thp._zero_matrix("m", M).proved is False, M
     assert thp._zero_matrix("m", sp.Matrix([[x - x, (x**2 - 1) / (x + 1) - x + 1]])).proved is True
+
+
+def test_monotonicity_obligations_compare_the_grid_neighbours():
+    """'leading grows with λ_W / γ' compares leading_{i+1} (resp. leading_{i+3}) with leading_i: with
+    leading_0 raised above both neighbours, exactly those two comparisons are refuted (a sum of the
+    two values, positive either way, would not notice)."""
+    claim = registry.get("pert.regularization")
+    p = claim.resolve({})
+    f = claim.formulas(p)
+    bad = {**f, "leading_0": 10 * (abs(f["leading_1"]) + abs(f["leading_3"]))}
+    refuted = {o.name for o in claim.prove(p, bad) if o.proved is not True}
+    assert "leading grows with λ_W: leading_1 − leading_0 > 0" in refuted
+    assert "leading grows with γ: leading_3 − leading_0 > 0" in refuted
