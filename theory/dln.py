@@ -206,11 +206,10 @@ def certify_optimum(label: str, n_k, N, M, lam_W, lam_H) -> list[Obligation]:
         # g'(a) = t^(2-L) P(t)/N at a = t^L, so P >= 0 makes g increasing (P = 0 at t_min alone, a double root,
         # as for n = 4, N = 15, M = 2, λ_W = 0.1, λ_H = 0.05): a = 0 is the unique minimizer either way
         t_min = _min_point(nn, L)
-        a_, tt = sp.Symbol("a", positive=True), sp.Symbol("t", positive=True)
         return [zero(f"{label}: P'(t_min) = 0, t_min^L = sqrt(n)(L-2)/(2L-2) (P's only stationary point, its minimum)",
                      sp.simplify(sp.diff(P, _t).subs(_t, t_min))),
                 zero(f"{label}: g'(t^L) = t^(2-L) P(t)/N",
-                     sp.simplify(sp.diff(g(a_), a_).subs(a_, tt**L) - tt ** (2 - L) * P.subs(_t, tt) / N)),
+                     sp.simplify(sp.diff(g(_a), _a).subs(_a, _t**L) - _t ** (2 - L) * P / N)),
                 nonnegative(f"{label}: P(t_min) >= 0: P >= 0 on t > 0 (zero at t_min at most), g increasing, a = 0",
                             P.subs(_t, t_min)),
                 zero(f"{label}: a = 0", a)]
