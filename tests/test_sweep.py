@@ -27,15 +27,29 @@ def test_sigkill_then_resume_gives_every_point_exactly_once(tmp_path):
     out = tmp_path / "sweep"
     jsonl = out / "points.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "collapsekit", *ARGS, "--out", str(out)], env=env,
+    # The child is a real sweep whose fourth point never finishes (it blocks), so the kill always
+    # lands mid-sweep: polling for "3 lines written" raced a fast sweep on a loaded CI machine,
+    # which sometimes finished all 28 points between two polls.
+    child = ("import sys, time\n"
+             "import collapsekit.sweep as s\n"
+             "row = s._row\n"
+             "def stalled(claim, point, *a, **k):\n"
+             "    if point['K'] >= 6:\n"
+             "        time.sleep(3600)\n"
+             "    return row(claim, point, *a, **k)\n"
+             "s._row = stalled\n"
+             "from collapsekit.cli import main\n"
+             "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", child, *ARGS, "--out", str(out)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and len(_lines(jsonl)) < 3:
         time.sleep(0.05)
+    alive = proc.poll() is None
     proc.kill()                                   # SIGKILL: no cleanup runs
     proc.wait()
     before = len(_lines(jsonl))
-    assert 3 <= before < 28, before
+    assert alive and before == 3, (alive, before)
     with open(jsonl, "ab") as f:                  # and a torn, half-written line
         f.write(b'{"point": {"K": 9')
     assert main([*ARGS, "--out", str(out)]) == 0
