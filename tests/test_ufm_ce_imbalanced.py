@@ -14,6 +14,8 @@ from simulations import ufm_ce_imbalanced as su
 from theory import ufm_ce_imbalanced as th
 from theory.proof import exact
 
+from finite_difference import central_gradient
+
 CLAIM = claim_mod.UFMCEImbalanced()
 _default: dict = {}
 
@@ -99,16 +101,6 @@ def test_softmax_columns_is_shift_stable():
     assert np.allclose(nu.softmax_columns(Z), softmax(Z, axis=0), rtol=1e-14, atol=0)
 
 
-def _fd_gradient(fun, X, h=1e-6):
-    """Central differences of a scalar function of a matrix."""
-    G = np.zeros_like(X)
-    for idx in np.ndindex(X.shape):
-        E = np.zeros_like(X)
-        E[idx] = h
-        G[idx] = (fun(X + E) - fun(X - E)) / (2 * h)
-    return G
-
-
 def test_ce_gradient_and_contrast_multiplier_against_finite_differences():
     """ce_part's gradient and contrast_dual's (γ, residual) against −∂L/∂X by central differences of
     the loss value (X = Z D); at Z = 0, b = 0 (uniform softmax, every group symmetric) γ = √n_g/N and the
@@ -118,9 +110,9 @@ def test_ce_gradient_and_contrast_multiplier_against_finite_differences():
     rng = np.random.default_rng(4)
     Z, b = rng.standard_normal((4, 4)), rng.standard_normal(4)
     L, G = nu.ce_part(Z, b, counts)
-    G_fd = _fd_gradient(lambda Y: nu.ce_part(Y, b, counts)[0], Z)
+    G_fd = central_gradient(lambda Y: nu.ce_part(Y, b, counts)[0], Z)
     assert np.max(np.abs(G - G_fd)) < 1e-8
-    Gamma = -_fd_gradient(lambda X: nu.ce_part(X / sq[None, :], b, counts)[0], Z * sq[None, :])
+    Gamma = -central_gradient(lambda X: nu.ce_part(X / sq[None, :], b, counts)[0], Z * sq[None, :])
     P = nu.contrast_projector(4, g)
     assert np.allclose(P @ P, P, atol=1e-15) and np.trace(P) == pytest.approx(len(g) - 1)
     B = P @ Gamma @ P
@@ -169,7 +161,7 @@ def test_class_mean_objective_matches_the_full_objective_and_its_gradient():
     f, g = nu._mean_objective(x, *args)
     W, Hbar, b = x[:K * d].reshape(K, d), x[K * d:2 * K * d].reshape(d, K), x[2 * K * d:]
     assert f == pytest.approx(nu.full_objective(W, Hbar, b, counts, lw, lh, lb)[0], rel=1e-14)
-    g_fd = _fd_gradient(lambda y: nu._mean_objective(y, *args)[0], x)
+    g_fd = central_gradient(lambda y: nu._mean_objective(y, *args)[0], x)
     assert np.max(np.abs(g - g_fd)) < 1e-8
 
 
@@ -188,9 +180,9 @@ def test_full_objective_gradient_norm_against_finite_differences():
                 + 0.5 * lh * np.sum(H_ * H_) + 0.5 * lb * b_ @ b_)
 
     H = Hbar[:, labels]
-    gW = _fd_gradient(lambda V: per_sample(V, H, b), W)
-    gH = _fd_gradient(lambda V: per_sample(W, V, b), H)
-    gb = _fd_gradient(lambda v: per_sample(W, H, v), b)
+    gW = central_gradient(lambda V: per_sample(V, H, b), W)
+    gH = central_gradient(lambda V: per_sample(W, V, b), H)
+    gb = central_gradient(lambda v: per_sample(W, H, v), b)
     f, gn = nu.full_objective(W, Hbar, b, counts, lw, lh, lb)
     assert f == pytest.approx(per_sample(W, H, b), rel=1e-14)
     assert gn == pytest.approx(np.sqrt(np.sum(gW**2) + np.sum(gH**2) + np.sum(gb**2)), rel=1e-7)
