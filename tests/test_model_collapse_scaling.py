@@ -104,11 +104,24 @@ def test_ridge_figure_is_deterministic_and_the_optimum_moves_right():
     assert syn[-2] / syn[-1] < 1.05 and clean[-2] / clean[-1] > 2
 
 
-@pytest.mark.parametrize("r,at_zero,at_infinity", [(sp.Rational(-1, 4), True, False), (sp.Rational(1, 2), True, True),
-                                                   (sp.Rational(5, 4), False, True)])
+@pytest.mark.parametrize("r,at_zero,at_infinity", [(sp.Rational(-1, 4), True, False), (sp.Integer(0), True, False),
+                                                   (sp.Rational(1, 8), True, True), (sp.Rational(1, 2), True, True),
+                                                   (sp.Integer(1), False, True), (sp.Rational(5, 4), False, True)])
 def test_bias_integral_hypotheses_hold_exactly_for_0_lt_r_lt_1(r, at_zero, at_infinity):
     """With δ = 2βr − β + 1 the bias integrand's exponents are β − δ + 1 = 2β(1 − r) (u → 0) and
-    β + δ − 1 = 2βr (u → ∞): each hypothesis is proved inside 0 < r < 1 and refuted on its own side."""
+    β + δ − 1 = 2βr (u → ∞): each hypothesis is proved inside 0 < r < 1 and refuted on its own side,
+    at the boundaries r = 0 and r = 1 included (exponent exactly 0), and at r = 1/8, where 2βr = 1/2
+    is positive but below 1 (so "exponent − 1 > 0" would be refuted there)."""
     obs = th.prove_scaling(th.scaling_formulas(2, r), 2, r)
     verdict = {o.name.split(" (")[0]: o.proved for o in obs if "exponent beta" in o.name}
     assert list(verdict.values()) == [at_zero, at_infinity], verdict
+
+
+@pytest.mark.parametrize("beta,summable", [(sp.Rational(1, 2), False), (sp.Integer(1), False),
+                                           (sp.Rational(3, 2), True)])
+def test_the_summable_spectrum_hypothesis_is_beta_gt_1(beta, summable):
+    """s_j = j^(−β) has finite df₂ only for β > 1: the hypothesis is refuted at β = 1 itself and below."""
+    r = sp.Rational(1, 2)
+    obs = th.prove_scaling(th.scaling_formulas(beta, r), beta, r)
+    (o,) = [o for o in obs if o.name.startswith("beta > 1")]
+    assert o.proved is summable

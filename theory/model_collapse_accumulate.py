@@ -65,6 +65,8 @@ def prove_accumulate(f, d, T, sigma, n) -> list[Obligation]:
              f["test_error_growing"] - one * sp.summation(1 / _i, (_i, 1, n))),
         zero("Basel: sum_{i>=1} 1/i^2 = pi^2/6 (sympy summation)",
              f["accumulate_bound"] - one * sp.summation(1 / _i**2, (_i, 1, sp.oo))),
+        zero("the tail pi^2/6 - sum_{i<=n} 1/i^2 equals polygamma(1, n+1)",
+             sp.simplify(tail - sp.polygamma(1, n + 1))),
         positive("the tail pi^2/6 - sum_{i<=n} 1/i^2 = polygamma(1, n+1) is positive", sp.simplify(tail)),
         positive("accumulate stays below the bound",
                  (f["accumulate_bound"] - f["test_error_accumulate"]).rewrite(sp.polygamma)),
