@@ -181,3 +181,22 @@ def test_proof_needs_a_third_class():
     p = CLAIM.resolve({})
     with pytest.raises(ValueError, match="K=2"):
         th.prove_mixup(CLAIM.formulas(p), 2, p["s"], p["beta"], 0.3)
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_gradient_norm_is_that_of_the_full_objective(same):
+    """gradient_norm_sq(a, b) = ‖∇f(h)‖² at h = a·w_0 + b·w_1 (w_k = s·m_k; b = 0 for the same-class
+    example), away from the optimum, against
+    ∇f = sM(p − y) + βh built from an explicit simplex ETF M (unit columns, K×K) in floats.  The
+    certificates only ever see ‖∇f‖ ~ 1e-50, where a wrong scale (s·2 for s², say) cannot show."""
+    K, s, beta, lam = 5, sp.Rational(3, 2), sp.Rational(1, 4), sp.Rational(1, 3)
+    M = np.sqrt(K / (K - 1)) * (np.eye(K) - np.ones((K, K)) / K)
+    for a, b in [(sp.Rational(2, 3), sp.Rational(-1, 5)), (sp.Rational(-3, 2), sp.Rational(7, 4))]:
+        b = 0 if same else b
+        h = float(s) * (float(a) * M[:, 0] + float(b) * M[:, 1])
+        z = float(s) * M.T @ h
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        y = np.eye(K)[0] if same else float(lam) * np.eye(K)[0] + (1 - float(lam)) * np.eye(K)[1]
+        grad = float(s) * M @ (p - y) + float(beta) * h
+        got = float(th.gradient_norm_sq(K, s, beta, lam, a, b, same))
+        assert got == pytest.approx(float(grad @ grad), rel=1e-12) and got > 1e-2
