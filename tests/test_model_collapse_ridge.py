@@ -183,10 +183,16 @@ def test_kappa_seed_is_the_float_root():
         f = lambda k: k - lam - k * sum(v / (v + k) for v in sf) / T  # noqa: E731
         want = brentq(f, lam, lam + sum(sf) + 1.0, xtol=1e-300, rtol=1e-15)
         assert th.kappa_seed(s, T, lam) == pytest.approx(want, rel=1e-13)
+    # d = 1, s = (1,), T = 1: κ² = λ(1 + κ), root (λ + √(λ² + 4λ))/2 > λ = λ + Σs − 1; [λ, λ + Σs + 1] holds it
+    for lam in (0.1, 1e-3):
+        assert th.kappa_seed([sp.Integer(1)], 1, lam) == pytest.approx((lam + np.sqrt(lam**2 + 4 * lam)) / 2, rel=1e-13)
 
 
-def test_kappa_certificate_is_as_tight_as_it_says(monkeypatch):
-    """The bracket f(κ ± 1e-40κ) certifies κ to 1e-40: a κ off by 1e-35 (relative) is refuted."""
+@pytest.mark.parametrize("shift,certified", [(sp.Rational(1, 10**35), False), (sp.Rational(3, 2 * 10**40), False),
+                                             (sp.Rational(1, 2 * 10**40), True)])
+def test_kappa_certificate_is_as_tight_as_it_says(monkeypatch, shift, certified):
+    """The bracket f(κ ± 1e-40κ) certifies κ to 1e-40 relative, no more and no less: a κ off by 1e-35 or
+    1.5e-40 is refuted, one off by 0.5e-40 is still certified (κ itself is accurate to 1e-50)."""
     p = CLAIM.resolve({})
     f = CLAIM.formulas(p)
     assert all(o.proved is True for o in CLAIM.prove(p, f))
@@ -194,8 +200,45 @@ def test_kappa_certificate_is_as_tight_as_it_says(monkeypatch):
 
     def shifted(*args):
         s, w2, pc = real(*args)
-        return s, w2, {**pc, "kappa": pc["kappa"] * (1 + sp.Rational(1, 10**35))}
+        return s, w2, {**pc, "kappa": pc["kappa"] * (1 + shift)}
 
     monkeypatch.setattr(th, "instance", shifted)
-    failed = [o.name for o in CLAIM.prove(p, f) if o.proved is not True]
-    assert any(name.startswith("kappa bracketed") for name in failed), failed
+    bracket = [o.proved for o in CLAIM.prove(p, f) if o.name.startswith("kappa bracketed")]
+    assert len(bracket) == 2 and all(bracket) is certified, bracket
+
+
+@pytest.mark.parametrize("T0,finite", [(11, False), (12, True)])
+def test_the_inverse_wishart_hypothesis_is_T0_ge_d_plus_2(T0, finite):
+    """E (ZᵀZ)⁻¹ is finite only for T0 >= d + 2: the hypothesis is refuted at T0 = d + 1 and proved at d + 2."""
+    args = (10, 20, T0, 1, sp.Rational(1, 2), 2, sp.Rational(1, 10), 1, 1, 1)
+    obs = th.prove_ridge(th.ridge_formulas(*args), *args)
+    (o,) = [o for o in obs if o.name.startswith("T0 >= d + 2")]
+    assert o.proved is finite
+
+
+def test_the_clean_error_obligation_carries_sigma_squared():
+    """At σ ≠ 1 the clean-error identity is proved for σ²·df₂/(T − df₂), and refuted for a formula with σ
+    in place of σ² (at the default σ = 1 the two coincide)."""
+    args = (6, 12, 20, sp.Rational(1, 2), sp.Rational(1, 2), 2, sp.Rational(1, 10), 1, 1, 1)
+    f = th.ridge_formulas(*args)
+    name = "clean error = "
+    assert all(o.proved for o in th.prove_ridge(f, *args) if o.name.startswith(name))
+    _, _, pc = th.instance(6, 12, sp.Rational(1, 10), 1, 1, 1)
+    wrong = {**f, "clean_error": pc["bias"] + sp.Rational(1, 2) * pc["df2"] / (12 - pc["df2"])}
+    assert not any(o.proved for o in th.prove_ridge(wrong, *args) if o.name.startswith(name))
+
+
+def test_the_variance_hypothesis_df2_lt_T_can_fail(monkeypatch):
+    """1 − df₂/T > 0 holds at every true fixed point (df₂ < df₁ = T(1 − λ/κ)); fed a κ whose df₂ is 1.5T
+    (a wrong root), the obligation is refuted."""
+    p = CLAIM.resolve({})
+    f = CLAIM.formulas(p)
+    real = th.instance
+
+    def wrong_df2(*args):
+        s, w2, pc = real(*args)
+        return s, w2, {**pc, "df2": sp.Rational(3, 2) * p["T"]}
+
+    monkeypatch.setattr(th, "instance", wrong_df2)
+    (o,) = [o for o in CLAIM.prove(p, f) if o.name.startswith("1 - df2/T > 0")]
+    assert o.proved is False
