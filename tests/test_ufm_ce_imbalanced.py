@@ -139,6 +139,10 @@ def test_factor_is_balanced_before_polishing():
     assert 0.5 * lh * np.sum(counts * np.sum(Hbar * Hbar, axis=0)) == pytest.approx(0.5 * np.sqrt(lw * lh) * nuc,
                                                                                      rel=1e-12)
     assert nu.factor(1e-5 * Z, counts, lw, lh, 3)[2] == 2 and nu.factor(1e-9 * Z, counts, lw, lh, 3)[2] == 0
+    # the floor max(1, σ_1) at σ_1 < 1: singular values (0.5, 1.5e-7) keep rank 2 (1.5e-7 > 1e-7·1)
+    U, _, Vt = np.linalg.svd(Z * sq[None, :])
+    tiny = (U[:, :2] * [0.5, 1.5e-7]) @ Vt[:2] / sq[None, :]
+    assert nu.factor(tiny, counts, lw, lh, 3)[2] == 2
     with pytest.raises(ValueError, match="d="):
         nu.factor(Z, counts, lw, lh, 1)
 
@@ -148,6 +152,47 @@ def test_spread_relative_and_over_the_floor():
     assert nu.spread(np.array([[3.0, 0.0], [0.0, 4.0], [0.0, 0.0]]), (0, 1)) == pytest.approx(5 / 4, rel=1e-15)
     assert nu.spread(np.array([[1e-4, 0.0], [-1e-4, 0.0], [0.0, 0.0]]), (0, 1)) == pytest.approx(0.2, rel=1e-12)
     assert nu.spread(np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]), (0, 1, 2)) == pytest.approx(np.sqrt(2), rel=1e-15)
+
+
+def test_spread_is_the_largest_pairwise_distance_in_a_group_of_any_size():
+    """Against brute force over every pair, in groups of 4 and 5 whose widest pair is (first, third)."""
+    rng = np.random.default_rng(8)
+    for size in (4, 5):
+        V = 0.01 * rng.standard_normal((size + 1, 3))
+        V[0], V[2] = [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]           # the widest pair: classes 0 and 2
+        g = tuple(range(size))
+        want = max(np.linalg.norm(V[i] - V[j]) for i in g for j in g) / np.max(np.linalg.norm(V, axis=1))
+        assert nu.spread(V, g) == pytest.approx(want, rel=1e-15) and want == pytest.approx(2.0, rel=1e-3)
+
+
+def test_ce_part_is_stable_where_row_and_column_maxima_differ():
+    """The log-sum-exp of each column is shifted by that column's own maximum: at logits of order 10³ whose
+    row maxima are far from the column maxima, L and G stay finite and equal scipy's logsumexp."""
+    from scipy.special import logsumexp, softmax
+
+    Z, b, counts = np.array([[0.0, 900.0, 5.0], [0.0, 0.0, -800.0], [1.0, -700.0, 0.0]]), np.zeros(3), (3, 2, 1)
+    L, G = nu.ce_part(Z, b, counts)
+    n = np.array(counts, dtype=float)
+    want_L = float(np.sum(n * (logsumexp(Z, axis=0) - np.diag(Z))) / n.sum())
+    want_G = (softmax(Z, axis=0) - np.eye(3)) * (n / n.sum())[None, :]
+    assert L == pytest.approx(want_L, rel=1e-14)
+    np.testing.assert_allclose(G, want_G, rtol=0, atol=1e-15)
+
+
+def test_certificate_outside_the_ball_and_its_reported_residuals():
+    """Where ‖∇_X L‖_op > μ the bound pays (μ − ‖∇_X L‖_op)·log K/μ (‖X*‖_* <= F(0, 0)/μ = log K/μ), and it
+    stays below the optimum; the JSON's residuals are ‖∇_X L‖_op/μ and ‖∇_b L + λ_b b‖."""
+    counts, mu, lb = (5, 2, 1, 1), 0.05, 0.02
+    sq = np.sqrt(np.asarray(counts, dtype=float))
+    Z, b = np.zeros((4, 4)), np.array([0.3, -0.1, 0.0, 0.2])
+    L, G = nu.ce_part(Z, b, counts)
+    op, gb = np.linalg.norm(G / sq[None, :], 2), G.sum(axis=1)
+    assert op > 1.5 * mu
+    c = nu.certify(Z, b, counts, mu, lb)
+    want = L - gb @ b - gb @ gb / (2 * lb) + (mu - op) * np.log(4) / mu
+    assert c.lower == pytest.approx(want, rel=1e-13) and c.lower <= nu.solve(counts, mu, lb).upper
+    assert c.info["grad_op_norm_over_mu"] == pytest.approx(op / mu, rel=1e-14)
+    assert c.info["bias_stationarity"] == pytest.approx(np.linalg.norm(gb + lb * b), rel=1e-14)
 
 
 def test_class_mean_objective_matches_the_full_objective_and_its_gradient():
