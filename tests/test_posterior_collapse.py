@@ -174,3 +174,13 @@ def test_beta_bad_parameters_name_the_parameter(overrides, param):
     with pytest.raises(ParameterError) as err:
         BETA.resolve(overrides)
     assert err.value.name == param
+
+
+def test_geometric_spectrum_guard_at_its_boundaries():
+    """d >= 1, lam1 > 0 and 0 < rho <= 1 are accepted up to their edges (d = 1, lam1 = 0.5, rho = 1) and refused
+    just past them (d = 0, lam1 = 0, rho = 0 or 1.5)."""
+    np.testing.assert_allclose(nm.geometric_spectrum(1, 0.5, 1.0), [0.5], rtol=0)
+    np.testing.assert_allclose(nm.geometric_spectrum(3, 0.5, 0.5), [0.5, 0.25, 0.125], rtol=0)
+    for d, lam1, rho in ((0, 1.0, 0.5), (2, 0.0, 0.5), (2, 1.0, 0.0), (2, 1.0, 1.5)):
+        with pytest.raises(ValueError, match="need d >= 1"):
+            nm.geometric_spectrum(d, lam1, rho)

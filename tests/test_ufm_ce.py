@@ -52,6 +52,17 @@ def test_origin_is_a_strict_saddle_below_the_threshold_only():
     assert below < 0 < above
 
 
+@pytest.mark.parametrize("lam,claimed_nonzero", [(5e-3, False), (0.2, True)])
+def test_the_landscape_sign_obligation_refutes_the_wrong_branch(lam, claimed_nonzero):
+    """The origin's curvature obligation decides the sign of det = λ_Wλ_H − σ²/N² itself: told the wrong side
+    of Kη = 1 (the branch flag forced), the strict-saddle or the PSD obligation is refuted."""
+    p = {"K": 4, "n": 3, "lambda_W": lam, "lambda_H": lam, "_nonzero": claimed_nonzero}
+    f = {**th.balanced_formulas(p), "origin_min_eig": th.origin_min_eig(p)}
+    obs = th.prove_landscape(p, f)
+    (o,) = [o for o in obs if o.name.startswith("K eta")]
+    assert o.proved is False
+
+
 @pytest.mark.parametrize("overrides,param", [
     ({"lambda_W": 0.0}, "lambda_W"), ({"lambda_H": -1.0}, "lambda_H"), ({"lambda_b": -0.1}, "lambda_b"),
     ({"K": 5, "d": 3}, "d"), ({"K": 1}, "K"), ({"n": 0}, "n"), ({"lambda_W": "nan"}, "lambda_W"),

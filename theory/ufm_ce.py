@@ -80,7 +80,11 @@ def prove_balanced(p, f) -> list[Obligation]:
     N = n * K
     ph, alpha = phi(p, x_sym)
     d1, d2 = sp.diff(ph, x_sym), sp.diff(ph, x_sym, 2)
-    obs = [positive("convexity: phi''(x) > 0", sp.simplify(d2 * (1 + (K - 1) * sp.exp(-alpha * x_sym)) ** 2))]
+    # φ'' = (K−1)α²e^{−αx}/(1 + (K−1)e^{−αx})²: the identity, then the numerator's sign
+    curvature_num = (K - 1) * alpha**2 * sp.exp(-alpha * x_sym)
+    obs = [zero("phi''(x) = (K-1) alpha^2 e^{-alpha x}/(1 + (K-1) e^{-alpha x})^2",
+                sp.simplify(d2 - curvature_num / (1 + (K - 1) * sp.exp(-alpha * x_sym)) ** 2)),
+           positive("convexity: (K-1) alpha^2 e^{-alpha x} > 0, so phi''(x) > 0", curvature_num)]
     if not nonzero_branch(p):
         return obs + [
             nonnegative("zero branch: phi'(0) >= 0, so x = 0 minimizes the convex phi", sp.simplify(d1.subs(x_sym, 0))),
