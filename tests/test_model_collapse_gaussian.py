@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import collapsekit.claims.model_collapse_gaussian  # noqa: F401  (registers the claim)
 from collapsekit import registry
@@ -107,6 +108,29 @@ def test_accumulate_symbolic_M_and_n_are_proved():
     assert all(o.proved is True for o in ACC.prove(ps, f))
     for control in ACC.negative_controls:
         assert not all(o.proved is True for o in ACC.prove(ps, control.perturb(ps, dict(f)))), control.name
+
+
+def test_gaussian_symbolic_M_n_and_sigma_are_proved():
+    """The replace-workflow proof with M = a + 2, n and σ symbolic (σ² enters every formula, so σ = 1 at the
+    defaults would hide a σ² written as σ⁻²); each negative control is refuted there too."""
+    ps = CLAIM.symbolic_params(CLAIM.resolve({}))
+    f = CLAIM.formulas(ps)
+    assert all(o.proved is True for o in CLAIM.prove(ps, f))
+    for control in CLAIM.negative_controls:
+        assert not all(o.proved is True for o in CLAIM.prove(ps, control.perturb(ps, dict(f)))), control.name
+
+
+def test_accumulate_no_collapse_needs_M_gt_1():
+    """The symbolic limit is positive only for M > 1 (x = 1/√M < 1): with M any positive integer symbol
+    (M = 1 allowed) the no-collapse obligation is not proved; with M = a + 2 it is."""
+    M = sp.Symbol("M", positive=True, integer=True)
+    n = sp.Symbol("n", nonnegative=True, integer=True)
+    obs = th.prove_accumulate(th.accumulate_formulas(M, n, 1), M, n, 1)
+    (o,) = [o for o in obs if o.name.startswith("no collapse")]
+    assert o.proved is not True
+    ps = ACC.symbolic_params(ACC.resolve({}))
+    (o2,) = [o for o in ACC.prove(ps, ACC.formulas(ps)) if o.name.startswith("no collapse")]
+    assert o2.proved is True
 
 
 def test_accumulate_default_n_limit_follows_M():
