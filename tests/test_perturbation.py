@@ -233,3 +233,45 @@ def test_central_path_rhs_is_minus_the_gradient_of_g():
     H = np.random.default_rng(3).standard_normal((d, N))
     field = nm.central_path_rhs(K, n, d, lam)(0.0, H.ravel()).reshape(d, N)
     np.testing.assert_allclose(field, -central_gradient(g, H), atol=1e-8)   # central differences: O(h²) ~ 1e-12, rounding ~1e-10
+
+
+def test_implicit_derivatives_match_finite_differences_of_the_solved_root():
+    """dq/dλ_W and dq/dγ of the general proof (implicit differentiation of the quintic) against central
+    differences of q(λ_W, γ) computed from the instance's own root (aligned_factor), at K = 3, λ_W = 1/20,
+    γ = 1/2, c = 1, in 40-digit arithmetic with h = 1e-12 (truncation ~h² ~ 1e-24)."""
+    K, lw, g, c = 3, sp.Rational(1, 20), sp.Rational(1, 2), 1
+    _, cs, ls, Ks, gs, bs = th.REG_SYMBOLS
+    F, _, dq_dl, dq_dg = th.implicit_derivatives()
+    _, _, b = th.aligned_factor(K, lw, g, c)
+    at = {cs: c, ls: lw, Ks: K, gs: g, bs: b}
+    assert abs(sp.N(F.subs(at), 40)) < 1e-35                       # b is the quintic's root there
+    h = sp.Rational(1, 10**12)
+
+    def q(lw_, g_):
+        return sp.N(th.aligned_factor(K, lw_, g_, c)[0], 40)
+
+    fd_l = (q(lw + h, g) - q(lw - h, g)) / (2 * h)
+    fd_g = (q(lw, g + h) - q(lw, g - h)) / (2 * h)
+    assert abs(sp.N(dq_dl.subs(at), 40) - fd_l) < 1e-15 * abs(fd_l) and fd_l > 0
+    assert abs(sp.N(dq_dg.subs(at), 40) - fd_g) < 1e-15 * abs(fd_g) and fd_g > 0
+
+
+def test_near_collapse_with_one_sample_per_class_is_refuted_not_crashed():
+    """n = 1 leaves no within-class direction (E = 0): the within part does not depend on ε, and the proof
+    says so with a refuted obligation instead of reading an order off the zero polynomial."""
+    obs = th.prove_near_collapse(th.near_collapse_formulas(), 3, 1, 4, sp.Rational(1, 2), sp.Rational(1, 20))
+    (o,) = [o for o in obs if o.name == "the within part depends on ε"]
+    assert o.proved is False
+
+
+def test_the_grid_monotonicity_rests_on_the_general_proof(monkeypatch):
+    """increasing_in_* = 1 is proved only through the general dq/dλ_W, dq/dγ > 0: with that proof
+    undecided, both obligations are refuted."""
+    from theory.proof import Obligation
+
+    claim = registry.get("pert.regularization")
+    p = claim.resolve({})
+    f = claim.formulas(p)
+    monkeypatch.setattr(th, "prove_regularization_general", lambda: (Obligation("general", sp.Integer(0), "== 0", None),))
+    verdict = {o.name.split(" (")[0]: o.proved for o in claim.prove(p, f) if o.name.startswith("increasing_in")}
+    assert verdict == {"increasing_in_lambda_W = 1": False, "increasing_in_gamma = 1": False}, verdict

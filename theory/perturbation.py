@@ -289,9 +289,20 @@ def prove_central_path_general() -> list[Obligation]:
 # --------------------------------------------------------------------------- 4. regularization
 
 
-def aligned_means(K: int, d: int, c) -> sp.Matrix:
-    """H̄_0 = c U, U = [I_K; 0] (d >= K): collapsed input features along orthogonal axes."""
-    return sp.Matrix(d, K, lambda i, k: exact(c) if i == k else 0)
+def quintic(b, K, lambda_W, gamma, c):
+    """(b² + Kλ_W)²·∂φ/∂b at a = a_of_b(b): γ(b − c)(b² + Kλ_W)² − Kλ_W b (one definition, used by the
+    instance and by the general proof)."""
+    return gamma * (b - c) * (b ** 2 + K * lambda_W) ** 2 - K * lambda_W * b
+
+
+def a_of_b(b, K, lambda_W):
+    """The classifier scale a solving ∂φ/∂a = (ab − 1)b + Kλ_W a = 0."""
+    return b / (b ** 2 + K * lambda_W)
+
+
+def factor_q(a, gamma):
+    """The contraction factor γ/(a² + γ) of S(W_0) = γ(W_0ᵀW_0 + γI)⁻¹ on span U (W_0 = a[I_K, 0])."""
+    return gamma / (a ** 2 + gamma)
 
 
 @lru_cache(maxsize=256)
@@ -303,16 +314,15 @@ def aligned_root(K: int, lambda_W, gamma, c):
     then ∂φ/∂b = 0 is the quintic."""
     b = sp.Symbol("b")
     lw, g, cc = exact(lambda_W), exact(gamma), exact(c)
-    poly = sp.Poly(g * (b - cc) * (b ** 2 + K * lw) ** 2 - K * lw * b, b)
+    poly = sp.Poly(quintic(b, K, lw, g, cc), b)
     return sp.real_roots(poly)[-1], poly
 
 
 def aligned_factor(K: int, lambda_W, gamma, c) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     """(q, a, b): the contraction factor q = γ/(a² + γ) of S(W_0) on span U (it is 1 off it)."""
     b, _ = aligned_root(K, lambda_W, gamma, c)
-    a = b / (b ** 2 + K * exact(lambda_W))
-    g = exact(gamma)
-    return g / (a ** 2 + g), a, b
+    a = a_of_b(b, K, exact(lambda_W))
+    return factor_q(a, exact(gamma)), a, b
 
 
 def regularization_grid(lambda_W, gamma) -> list[tuple[sp.Expr, sp.Expr]]:
@@ -342,24 +352,37 @@ def regularization_formulas(K: int, n: int, d: int, lambda_W, gamma, c, power: i
     return out
 
 
+#: Symbols of the general regularization proof: b = c + t on the branch.
+REG_SYMBOLS = sp.symbols("t c lambda_W K gamma b", positive=True)
+
+
+def implicit_derivatives() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """(F, ∂F/∂b, dq/dλ_W, dq/dγ) in REG_SYMBOLS: along the root b(λ_W, γ) of F = quintic, by the implicit
+    function theorem, dq/dx = ∂q/∂x − ∂q/∂b·F_x/F_b."""
+    _, c, l, K, g, b = REG_SYMBOLS
+    F = quintic(b, K, l, g, c)
+    q = factor_q(a_of_b(b, K, l), g)
+    Fb, Fl, Fg = (sp.diff(F, v) for v in (b, l, g))
+    return F, Fb, sp.diff(q, l) - sp.diff(q, b) * Fl / Fb, sp.diff(q, g) - sp.diff(q, b) * Fg / Fb
+
+
 @lru_cache(maxsize=1)
 def prove_regularization_general() -> tuple[Obligation, ...]:
-    """Along the branch b = c + t (t > 0), writing γ = Kλb/((b − c)(b² + Kλ)²) (the quintic):
+    """Along the branch b = c + t (t > 0), writing γ = Kλb/((b − c)(b² + Kλ)²) (the quintic solved for γ):
     dq/dλ_W and dq/dγ (implicit differentiation) are positive for all K, λ, c, t > 0; so is
     ∂F/∂b (the root is simple, hence unique on (c, ∞), and moves smoothly)."""
-    t, c, l, K, g, b = sp.symbols("t c lambda_W K gamma b", positive=True)
-    F = g * (b - c) * (b ** 2 + K * l) ** 2 - K * l * b
-    a = b / (b ** 2 + K * l)
-    q = g / (a ** 2 + g)
-    Fb, Fl, Fg = (sp.diff(F, v) for v in (b, l, g))
+    t, c, l, K, g, b = REG_SYMBOLS
+    F, Fb, dq_dl, dq_dg = implicit_derivatives()
     gam = K * l * b / ((b - c) * (b ** 2 + K * l) ** 2)
 
     def on_branch(e):
         return sp.factor(sp.together(e.subs(g, gam).subs(b, c + t)))
 
-    return (positive("∂F/∂b > 0 at every root b > c (a simple root: unique on (c, ∞))", on_branch(Fb)),
-            positive("dq/dλ_W > 0: more weight decay, farther from collapse", on_branch(sp.diff(q, l) - sp.diff(q, b) * Fl / Fb)),
-            positive("dq/dγ > 0: a stronger pull to H_0, farther from collapse", on_branch(sp.diff(q, g) - sp.diff(q, b) * Fg / Fb)))
+    return (zero("γ = Kλb/((b − c)(b² + Kλ)²) solves the quintic F = 0 (the branch's parametrization)",
+                 sp.simplify(F.subs(g, gam))),
+            positive("∂F/∂b > 0 at every root b > c (a simple root: unique on (c, ∞))", on_branch(Fb)),
+            positive("dq/dλ_W > 0: more weight decay, farther from collapse", on_branch(dq_dl)),
+            positive("dq/dγ > 0: a stronger pull to H_0, farther from collapse", on_branch(dq_dg)))
 
 
 def _algebraic(name: str, expr, relation: str) -> Obligation:
@@ -388,9 +411,11 @@ def prove_regularization(formulas, K: int, n: int, d: int, lambda_W, gamma, c) -
     for i, (lw, g) in enumerate(grid):
         q, _, _ = aligned_factor(K, lw, g, c)
         _, poly = aligned_root(K, lw, g, c)
-        a_of_b = bs / (bs ** 2 + K * lw)
-        ob += [zero(f"[{i}] (b² + Kλ_W)²·∂φ/∂b at a = b/(b² + Kλ_W) is the quintic (identity in b)",
-                    sp.expand(sp.cancel(((a_of_b * bs - 1) * a_of_b + g * (bs - cc)) * (bs ** 2 + K * lw) ** 2)
+        a = a_of_b(bs, K, lw)
+        ob += [zero(f"[{i}] a = b/(b² + Kλ_W) solves ∂φ/∂a = (ab − 1)b + Kλ_W a = 0 (identity in b)",
+                    sp.cancel((a * bs - 1) * bs + K * lw * a)),
+               zero(f"[{i}] (b² + Kλ_W)²·∂φ/∂b at a = b/(b² + Kλ_W) is the quintic (identity in b)",
+                    sp.expand(sp.cancel(((a * bs - 1) * a + g * (bs - cc)) * (bs ** 2 + K * lw) ** 2)
                               - poly.as_expr())),
                positive(f"[{i}] the quintic is negative at b = c, so its largest root exceeds c", -poly.as_expr().subs(bs, cc)),
                _algebraic(f"[{i}] leading_{i} = q² tr_U + tr_⊥", formulas[f"leading_{i}"] - (q ** 2 * tr_U + tr_perp), "== 0")]
