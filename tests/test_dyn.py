@@ -158,6 +158,15 @@ def test_matrix_identity_refutes_with_a_generic_counterexample():
     assert ok.proved is True and ok.expr == 0
 
 
+def test_matrix_identity_vanishing_at_one_instance_is_undecided_not_proved(monkeypatch):
+    """Only expansion to the zero matrix proves an identity; an expression that does not expand to zero
+    but vanishes at the one integer instance tried (no counterexample found) stays undecided."""
+    X, Y = sp.MatrixSymbol("X", th.Ks, th.Ks), sp.MatrixSymbol("Y", th.Ks, th.Ks)
+    monkeypatch.setattr(th, "_counterexample", lambda expr, dims, seed=1: False)
+    assert th.matrix_identity("commutator, no counterexample drawn", X * Y - Y * X).proved is None
+    assert th.matrix_identity("W − W", th.W_ - th.W_).proved is True
+
+
 def test_invisible_block_instance_lies_in_the_invariant_set():
     """The explicit instance of prove_within_class is what it says: the rows V₁ (seen by W) and V₂
     (in U) are within-class (orthogonal to the class indicators), V₁ ⊥ V₂, each pair independent."""
