@@ -359,3 +359,11 @@ def test_bad_parameters_name_the_parameter(claim_id, overrides, param):
     with pytest.raises(ParameterError) as err:
         registry.get(claim_id).resolve(overrides)
     assert err.value.name == param and f"parameter {param}" in str(err.value)
+
+
+def test_coefficients_reads_single_and_product_terms():
+    """_coefficients splits a matrix sum into {matrix part: scalar}: single-matrix terms (λ·W) and
+    products (c·WᵀW) alike, with like terms collected."""
+    lam = sp.Symbol("lam", positive=True)
+    got = th._coefficients(lam * th.W_ + 3 * th.W_ - 2 * th.W_ * th.W_.T * th.W_)
+    assert got == {th.W_: lam + 3, th.W_ * th.W_.T * th.W_: -2}
