@@ -321,14 +321,15 @@ def cmd_bench(args) -> int:
 
 
 def cmd_mutate(args) -> int:
-    from collapsekit.mutation import (equivalents_markdown, load_equivalents, load_reports, merge, mutable_modules,
-                                      run, summary_table, survivors)
+    from collapsekit.mutation import (apply_equivalents, equivalents_markdown, load_equivalents, load_reports, merge,
+                                      mutable_modules, run, summary_table, survivors)
 
     if args.summarize:
         if args.all or args.module:
             raise UsageError("--summarize: reads saved reports; give no MODULE and no --all")
         try:
-            reports = load_reports(args.summarize)
+            explained = load_equivalents(args.equivalents)
+            reports = [apply_equivalents(r, explained) for r in load_reports(args.summarize)]
         except ValueError as exc:
             raise UsageError(f"--summarize: {exc}") from None
         if not reports:

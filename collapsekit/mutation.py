@@ -548,6 +548,25 @@ def merge(previous: dict, rerun: dict) -> dict:
             "tests": rerun["tests"]}
 
 
+def apply_equivalents(report: dict, equivalents: dict[str, list[dict]]) -> dict:
+    """``report`` with its survivors that are explained now (in ``equivalents``, matched by code,
+    description and ordinal) marked ``equivalent``, as a run would have marked them; counts and kill
+    rate recomputed.  An explanation written after the run needs no rerun: the mutant is the same."""
+    explained = {(e["code"], e["description"], e.get("ordinal", 0)): e["why"]
+                 for e in equivalents.get(report["module"], [])}
+    results = []
+    for r in report["results"]:
+        key = (r["code"], r["description"], r.get("ordinal", 0))
+        if r["status"] in ("survived", "uncovered") and key in explained:
+            r = {**r, "status": "equivalent", "detail": f"{r['status']}; equivalent: {explained[key]}"}
+        results.append(r)
+    counts = {s: sum(r["status"] == s for r in results) for s in ("timeout", "survived", "uncovered", "equivalent")}
+    killed = sum(r["status"] in ("killed", "timeout") for r in results)
+    judged = len(results) - counts["equivalent"]
+    return {**report, **counts, "killed": killed, "kill_rate": killed / judged if judged else None,
+            "results": results}
+
+
 def survivors(report: dict) -> list[dict]:
     return [r for r in report["results"] if r["status"] in ("survived", "uncovered")]
 
@@ -584,9 +603,12 @@ def equivalents_markdown(reports: list[dict]) -> str:
         if not eq:
             continue
         out.append(f"#### `{r['module']}` ({len(eq)})\n")
+        by_reason: dict[str, list[dict]] = {}                 # mutants sharing a reason are listed together
         for m in eq:
-            why = m["detail"].split("equivalent: ", 1)[-1]
-            out.append(f"- line {m['line']}, {m['description']} in `{m['code'][:90]}`: {why}")
+            by_reason.setdefault(m["detail"].split("equivalent: ", 1)[-1], []).append(m)
+        for why, ms in by_reason.items():
+            where = "; ".join(f"line {m['line']}, {m['description']} in `{m['code'][:90]}`" for m in ms)
+            out.append(f"- {where}: {why}")
         out.append("")
     return "\n".join(out)
 

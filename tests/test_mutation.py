@@ -139,6 +139,26 @@ def test_merge_replaces_rerun_mutants_and_equivalents_leave_the_denominator(tmp_
     assert load_equivalents(tmp_path / "missing") == {}
 
 
+def test_explanations_written_after_a_run_apply_to_its_saved_report():
+    """--summarize marks a saved report's survivors that are explained now as equivalent (no rerun: the
+    mutant is the same), leaves other survivors and killed mutants alone, and recomputes the rate."""
+    from collapsekit.mutation import apply_equivalents, equivalents_markdown, summary_table
+
+    def r(code, status):
+        return {"code": code, "description": "constant 1 -> 2", "ordinal": 0, "status": status, "line": 1}
+
+    rep = {"module": "theory.x", "mutants": 4, "sites": 4, "killed": 2, "timeout": 0, "survived": 2, "uncovered": 0,
+           "equivalent": 0, "seconds": 1.0, "results": [r("a", "killed"), r("b", "killed"), r("c", "survived"),
+                                                        r("d", "survived")]}
+    why = {"theory.x": [{"code": "d", "description": "constant 1 -> 2", "why": "d is multiplied by zero"},
+                        {"code": "a", "description": "constant 1 -> 2", "why": "not applied: a was killed"}]}
+    out = apply_equivalents(rep, why)
+    assert (out["killed"], out["survived"], out["equivalent"]) == (2, 1, 1)
+    assert [x["status"] for x in out["results"]] == ["killed", "killed", "survived", "equivalent"]
+    assert "66.7%" in summary_table([out]) and "d is multiplied by zero" in equivalents_markdown([out])
+    assert rep["results"][3]["status"] == "survived"                     # the saved report is not changed
+
+
 def test_the_equivalents_file_is_well_formed():
     from collapsekit.mutation import load_equivalents
 
