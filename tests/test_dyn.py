@@ -165,6 +165,7 @@ def test_matrix_identity_vanishing_at_one_instance_is_undecided_not_proved(monke
     monkeypatch.setattr(th, "_counterexample", lambda expr, dims, seed=1: False)
     assert th.matrix_identity("commutator, no counterexample drawn", X * Y - Y * X).proved is None
     assert th.matrix_identity("W − W", th.W_ - th.W_).proved is True
+    assert th.matrix_identity("already reduced to the scalar 0", sp.Integer(0)).proved is True
 
 
 def test_invisible_block_instance_lies_in_the_invariant_set():
