@@ -301,3 +301,33 @@ def test_bad_parameters_name_the_parameter(claim_id, overrides, param):
     with pytest.raises(ParameterError) as err:
         registry.get(claim_id).resolve(overrides)
     assert err.value.name == param and f"parameter {param}" in str(err.value)
+
+
+@pytest.mark.parametrize("lambda_b,d,fits", [(sp.Rational(1, 10), 3, False), (sp.Rational(1, 10), 4, True),
+                                             (0, 2, False), (0, 3, True)])
+def test_the_rank_of_Z_is_checked_against_d_at_its_boundary(lambda_b, d, fits):
+    """Z = p(I − J/K) + (c/K)J has rank (K − 1)·[p > 0] + [c > 0]: K = 4 with a regularized bias (c > 0, rank 4)
+    and with an unregularized one (c = 0, rank 3); d one below the rank is refuted, d equal to it proved; the
+    all-zero optimum (Kη >= 1) has rank 0 and fits in d = 0."""
+    lw = sp.Rational(1, 100)
+    obs = th.prove_mse(th.mse_formulas(4, 3, lw, lw, lambda_b, True), 4, 3, lw, lw, lambda_b, True, d)
+    (o,) = [o for o in obs if o.name.startswith("rank Z")]
+    assert o.proved is fits
+    (z,) = [o for o in th.prove_mse(th.mse_formulas(4, 3, 1, 1, 0, True), 4, 3, 1, 1, 0, True, 0)
+            if o.name.startswith("rank Z")]
+    assert z.name == "rank Z = 0 fits in d = 0" and z.proved is True
+
+
+@pytest.mark.parametrize("ratio,holds", [(sp.Rational(-1, 2), True), (sp.Rational(-3, 2), False),
+                                         (sp.Rational(1, 2), True)])
+def test_the_zero_c_subgradient_condition_is_two_sided(ratio, holds):
+    """c = 0 is optimal iff |g|/K <= η, g = 1 − c − Kβ: the two obligations η ∓ g/K >= 0.  Fed a bias β with
+    g/K = ratio·η, the lower one holds for g/K = −η/2 and is refuted for −3η/2; the upper one holds for +η/2."""
+    K, n, lw = 4, 3, sp.Rational(1, 100)
+    f = th.mse_formulas(K, n, lw, lw, 0, True)
+    assert f["c"] == 0
+    e = th.eta(n, lw, lw)
+    f["b"] = (1 - K * ratio * e) / K                       # g = 1 − Kβ = K·ratio·η
+    obs = {o.name: o.proved for o in th.prove_mse(f, K, n, lw, lw, 0, True)}
+    name = "c = 0: η + (1 − Kβ)/K >= 0 (subgradient)" if ratio < 0 else "c = 0: η − (1 − Kβ)/K >= 0 (subgradient)"
+    assert obs[name] is holds
