@@ -105,7 +105,8 @@ class Contraction(Claim):
         H, info = nm.contraction_lbfgs(W, H0, p["gamma"], p["K"], p["n"])
         ok = info["grad_max"] <= 1e-10
         return Observation(nm.measure_contraction(W, H0, H, p["K"], p["n"]), info, converged=ok,
-                           message=f"L-BFGS, {info['iterations']} iterations, max |grad| {info['grad_max']:.1e}")
+                           message=f"L-BFGS, {info['iterations']} iterations, + {info['newton_steps']} Newton steps, "
+                                   f"max |grad| {info['grad_max']:.1e}")
 
     def simulate(self, p, ctx):
         W, H0 = nm.contraction_instance(p["K"], p["n"], p["d"])
