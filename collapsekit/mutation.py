@@ -539,13 +539,18 @@ def merge(previous: dict, rerun: dict) -> dict:
         raise ValueError(f"merge: reports of {previous['module']} and {rerun['module']}")
     new = {(r["code"], r["description"], r["ordinal"]): r for r in rerun["results"]}
     results = [new.get((r["code"], r["description"], r.get("ordinal", 0)), r) for r in previous["results"]]
+    return {**_recounted(previous, results), "seconds": round(previous["seconds"] + rerun["seconds"], 1),
+            "reruns": previous.get("reruns", 0) + 1, "baseline": rerun["baseline"], "claims": rerun["claims"],
+            "tests": rerun["tests"]}
+
+
+def _recounted(report: dict, results: list[dict]) -> dict:
+    """``report`` with ``results`` replaced and its counts and kill rate recomputed from them."""
     counts = {s: sum(r["status"] == s for r in results) for s in ("timeout", "survived", "uncovered", "equivalent")}
     killed = sum(r["status"] in ("killed", "timeout") for r in results)
     judged = len(results) - counts["equivalent"]
-    return {**previous, **counts, "killed": killed, "kill_rate": killed / judged if judged else None,
-            "seconds": round(previous["seconds"] + rerun["seconds"], 1), "results": results,
-            "reruns": previous.get("reruns", 0) + 1, "baseline": rerun["baseline"], "claims": rerun["claims"],
-            "tests": rerun["tests"]}
+    return {**report, **counts, "killed": killed, "kill_rate": killed / judged if judged else None,
+            "results": results}
 
 
 def apply_equivalents(report: dict, equivalents: dict[str, list[dict]]) -> dict:
@@ -560,11 +565,7 @@ def apply_equivalents(report: dict, equivalents: dict[str, list[dict]]) -> dict:
         if r["status"] in ("survived", "uncovered") and key in explained:
             r = {**r, "status": "equivalent", "detail": f"{r['status']}; equivalent: {explained[key]}"}
         results.append(r)
-    counts = {s: sum(r["status"] == s for r in results) for s in ("timeout", "survived", "uncovered", "equivalent")}
-    killed = sum(r["status"] in ("killed", "timeout") for r in results)
-    judged = len(results) - counts["equivalent"]
-    return {**report, **counts, "killed": killed, "kill_rate": killed / judged if judged else None,
-            "results": results}
+    return _recounted(report, results)
 
 
 def survivors(report: dict) -> list[dict]:

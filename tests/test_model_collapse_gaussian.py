@@ -102,22 +102,16 @@ def test_accumulate_formulas_the_catalogue_holds_for_the_MLE_fit_only():
     assert partial[-1] == pytest.approx(f["var_accumulate_limit"], rel=2e-6) and partial[-1] > f["var_accumulate_limit"]
 
 
-def test_accumulate_symbolic_M_and_n_are_proved():
-    ps = ACC.symbolic_params(ACC.resolve({}))
-    f = ACC.formulas(ps)
-    assert all(o.proved is True for o in ACC.prove(ps, f))
-    for control in ACC.negative_controls:
-        assert not all(o.proved is True for o in ACC.prove(ps, control.perturb(ps, dict(f)))), control.name
-
-
-def test_gaussian_symbolic_M_n_and_sigma_are_proved():
-    """The replace-workflow proof with M = a + 2, n and σ symbolic (σ² enters every formula, so σ = 1 at the
-    defaults would hide a σ² written as σ⁻²); each negative control is refuted there too."""
-    ps = CLAIM.symbolic_params(CLAIM.resolve({}))
-    f = CLAIM.formulas(ps)
-    assert all(o.proved is True for o in CLAIM.prove(ps, f))
-    for control in CLAIM.negative_controls:
-        assert not all(o.proved is True for o in CLAIM.prove(ps, control.perturb(ps, dict(f)))), control.name
+@pytest.mark.parametrize("claim", [ACC, CLAIM], ids=["accumulate", "replace"])
+def test_symbolic_parameters_are_proved_and_every_control_refuted(claim):
+    """Each workflow's proof with its symbolic parameters (M = a + 2 and n symbolic; σ symbolic too for the
+    replace workflow, where σ² enters every formula, so σ = 1 at the defaults could not tell σ² from σ⁻²);
+    each negative control is refuted there too."""
+    ps = claim.symbolic_params(claim.resolve({}))
+    f = claim.formulas(ps)
+    assert all(o.proved is True for o in claim.prove(ps, f))
+    for control in claim.negative_controls:
+        assert not all(o.proved is True for o in claim.prove(ps, control.perturb(ps, dict(f)))), control.name
 
 
 def test_accumulate_no_collapse_needs_M_gt_1():
